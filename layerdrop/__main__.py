@@ -1,0 +1,3 @@
+from layerdrop.cli import main
+
+main()

@@ -1,0 +1,45 @@
+"""Frozen configs: built once from CLI flags, passed whole to the library, stored whole in records.
+
+Each field maps 1:1 to a kebab-case flag (`trust_remote_code` <-> `--trust-remote-code`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DropConfig:
+    """What `layerdrop drop` and `layerdrop plan` need to choose and remove layers.
+
+    Attributes:
+        model: alias (`layerdrop models`), hub id or local folder.
+        strategy: strategy name, `file.py:function` or `package.module:function`.
+        k: number of layers to drop; None for strategies that decide it (explicit, threshold).
+        params: strategy parameters as given, `("parity=odd", ...)`; checked against the
+            strategy's signature before anything loads.
+        seed: seed for strategies with randomness.
+        trust_remote_code: allow code from the model repository to run.
+    """
+
+    model: str
+    strategy: str = "top"
+    k: int | None = None
+    params: tuple[str, ...] = ()
+    seed: int = 42
+    trust_remote_code: bool = False
+
+
+def config_dict(config) -> dict[str, Any]:
+    """A JSON-ready dict of any config dataclass (tuples become lists)."""
+    return json.loads(json.dumps(asdict(config)))
+
+
+def config_hash(config, exclude: tuple[str, ...] = ()) -> str:
+    """A short stable id: the same config always hashes the same, on any machine."""
+    data = {f.name: v for f, v in zip(fields(config), config_dict(config).values()) if f.name not in exclude}
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
