@@ -1,0 +1,106 @@
+"""The `layerdrop` command line: a thin layer over the library, one module per command.
+
+stdout carries data (tables, --json); progress, logs and errors go to stderr. Errors a user can
+fix print one line and exit 2 (1 when a run failed); `--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+from layerdrop import __version__
+from layerdrop.cli import common
+from layerdrop.errors import LayerdropError
+
+try:  # typer >= 0.26 vendors click; its exceptions are the ones raised
+    from typer import _click as click
+except ImportError:  # pragma: no cover - older typer uses click itself
+    import click
+
+
+# transformers' advisory warnings would bury our one-line errors; progress bars still show.
+# Users who want them back set TRANSFORMERS_VERBOSITY themselves.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+class LayerdropGroup(TyperGroup):
+    """Turns expected errors into one line on stderr with the right exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except LayerdropError as exc:
+            if common.STATE["debug"]:
+                raise
+            common.fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            common.err.print("interrupted")
+            raise typer.Exit(130) from None
+
+    def main(self, *args, **kwargs):
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except typer.Exit as exc:
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            sys.exit(130)
+        except click.exceptions.NoArgsIsHelpError:
+            sys.exit(0)  # bare `layerdrop`: the help is already printed
+        except click.ClickException as exc:
+            # Click's own usage errors (unknown flag, bad value): one line, not a boxed panel.
+            where = f" (see {exc.ctx.command_path} --help)" if getattr(exc, "ctx", None) else ""
+            print(f"error: {exc.format_message()}{where}", file=sys.stderr)
+            sys.exit(exc.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(
+    cls=LayerdropGroup,
+    name="layerdrop",
+    help="Drop layers of pretrained transformers, fine-tune the smaller model, and measure what it costs.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"layerdrop {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Drop layers of pretrained transformers, fine-tune the smaller model, and measure what it costs.
+
+    Start with [bold]layerdrop plan[/] to see which layers a strategy drops, then
+    [bold]layerdrop drop[/] to save a smaller model.
+    """
+    common.STATE["debug"] = debug
+
+
+def _register() -> None:
+    # Registration in one place; each command lives in its own module.
+    from layerdrop.cli import drop, models, plan, strategies
+
+    app.command("plan")(plan.plan)
+    app.command("drop")(drop.drop)
+    app.command("strategies")(strategies.strategies)
+    app.command("models")(models.models)
+
+
+_register()
+
+
+def main() -> None:
+    app()

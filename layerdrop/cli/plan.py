@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from layerdrop.cli import common
+
+
+def plan(
+    strategy: common.Strategy = "top",
+    k: common.K = None,
+    param: common.Params = None,
+    layers: common.Layers = None,
+    n_layers: Annotated[
+        Optional[int], typer.Option("--n-layers", "-L", help="Number of layers, instead of reading it from --model.")
+    ] = None,
+    model: Annotated[
+        Optional[str],
+        typer.Option("--model", "-m", help="Read L from this model's config (no weights are loaded).", rich_help_panel=common.MODEL),
+    ] = None,
+    seed: common.Seed = 42,
+    trust_remote_code: common.TrustRemoteCode = False,
+    json: common.Json = False,
+) -> None:
+    """Show which layers a strategy would drop and keep, without touching weights.
+
+    Layers are 0-based, bottom = 0.
+
+    Examples:
+
+        layerdrop plan --strategy alternate --param parity=odd --k 4 --n-layers 12
+
+        layerdrop plan --strategy top --k 2 --model bert-base --json
+
+        layerdrop plan --layers 2,5,7 --n-layers 12
+    """
+    from layerdrop.config import DropConfig
+    from layerdrop.dropping import select_layers
+    from layerdrop.errors import UsageError
+
+    if (n_layers is None) == (model is None):
+        raise UsageError("plan needs exactly one of --n-layers and --model", "pass --n-layers 12, or --model bert-base")
+    if n_layers is not None and n_layers < 1:
+        raise UsageError(f"--n-layers {n_layers} must be at least 1", "pass the number of layers of your model")
+    strategy, params = common.strategy_and_params(strategy, param, layers)
+    cfg = DropConfig(model=model or "", strategy=strategy, k=k, params=params, seed=seed, trust_remote_code=trust_remote_code)
+    selection = select_layers(cfg, n_layers=n_layers)
+    if json:
+        common.print_json({**selection.as_dict(), "model": model})
+        return
+    from rich.table import Table
+
+    table = Table("strategy", "params", "L", "K", "dropped", "kept", box=None)
+    table.add_row(
+        selection.strategy, common.params_text(selection.params), str(selection.n_layers), str(selection.k),
+        common.layers_text(selection.dropped_layers), common.layers_text(selection.kept_layers),
+    )
+    common.out.print(table)
