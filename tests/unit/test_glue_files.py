@@ -1,0 +1,418 @@
+"""Loading GLUE from a local folder: both layouts, every task's quirks, every failure mode.
+
+The fixtures are tiny hand-written copies of the original files' formats (see
+../shared/data/README.md): CoLA without header, MRPC with a BOM and a `Quality` column, literal
+quote characters, MNLI's two dev files and `gold_label`, a truncated QQP train row, STS-B scores.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from layerdrop.data import load_task_data
+from layerdrop.errors import DataError, UsageError
+from layerdrop.glue_files import read_tsv
+from layerdrop.tasks import TASKS, get_task
+
+T = "\t"
+BOM = "\ufeff"
+MNLI_TRAIN_HEAD = T.join(
+    "index promptID pairID genre sentence1_binary_parse sentence2_binary_parse sentence1_parse "
+    "sentence2_parse sentence1 sentence2 label1 gold_label".split()
+)
+MNLI_DEV_HEAD = MNLI_TRAIN_HEAD.replace("label1", "label1\tlabel2\tlabel3\tlabel4\tlabel5")
+STSB_HEAD = T.join(
+    "index genre filename year old_index source1 source2 sentence1 sentence2 score".split()
+)
+QQP_HEAD = "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate"
+
+
+def lines(*rows: str) -> str:
+    return "".join(row + "\n" for row in rows)
+
+
+# Folder -> file -> content, exactly as the original GLUE distribution writes them.
+GLUE_FILES: dict[str, dict[str, str]] = {
+    "CoLA": {  # No header: source, label, original mark (often empty), sentence.
+        "train.tsv": lines(
+            "gj04\t1\t\tOur friends won't buy this analysis, let alone the next one we propose.",
+            "gj04\t0\t*\tThey drank the pub.",
+        ),
+        "dev.tsv": lines('cl03\t1\t\t"Quoted" sentences keep their quotes.'),
+    },
+    "SST-2": {  # Sentences keep their trailing space, as on the hub.
+        "train.tsv": lines(
+            "sentence\tlabel", "hide new secretions from the parental units \t0", "a gem \t1"
+        ),
+        "dev.tsv": lines("sentence\tlabel", "it 's a charming journey . \t1"),
+    },
+    "MRPC": {  # UTF-8 BOM, label first in `Quality`, an unbalanced quote opening a sentence.
+        "train.tsv": BOM + lines(
+            "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String",
+            '1\t702876\t702977\tHe called him "the witness".\t"The pie business does not fit.',
+            "0\t2108705\t2108831\tYucaipa owned Dominick's.\tYucaipa bought Dominick's.",
+        ),
+        "dev.tsv": BOM + lines(
+            "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String", "1\t1\t2\tA cat sat.\tA cat was sitting."
+        ),
+    },
+    "STS-B": {
+        "train.tsv": lines(
+            STSB_HEAD,
+            "0\tmain-captions\tMSRvid\t2012test\t0001\tnone\tnone\tA plane takes off.\tAn air plane is taking off.\t5.000",
+            "1\tmain-captions\tMSRvid\t2012test\t0004\tnone\tnone\tA man plays.\tA dog runs.\t0.750",
+        ),
+        "dev.tsv": lines(
+            STSB_HEAD, "0\tmain-captions\tMSRvid\t2012test\t0000\tnone\tnone\tA man.\tA person.\t3.8"
+        ),
+    },
+    "QQP": {  # Row 3 is truncated (4 of 6 columns): skipped in train only.
+        "train.tsv": lines(
+            QQP_HEAD,
+            "133273\t213221\t213222\tHow is the life of a math student?\tWhich is the best book?\t0",
+            "201841\t303951\t303952\tHow can I stop",
+            "402555\t536040\t536041\tHow do I control my anger?\tHow do I stop being angry?\t1",
+        ),
+        "dev.tsv": lines(QQP_HEAD, "1\t2\t3\tWhy is the sky blue?\tWhat makes the sky blue?\t1"),
+    },
+    "MNLI": {  # Two dev files; label in the last column `gold_label`, as names.
+        "train.tsv": lines(
+            MNLI_TRAIN_HEAD,
+            "0\t31193\t31193n\tgovernment\t( ( x ) )\t( y )\t(ROOT x)\t(ROOT y)\tConceptually cream skimming has two dimensions.\tProduct and geography are what make cream skimming work.\tneutral\tneutral",
+            "1\t101457\t101457e\ttelephone\tp\th\tp\th\tyou know during the season.\tYou lose the things.\tentailment\tentailment",
+            "2\t134793\t134793c\tfiction\tp\th\tp\th\tOne of our number will do.\tWe have no one free.\tcontradiction\tcontradiction",
+        ),
+        "dev_matched.tsv": lines(
+            MNLI_DEV_HEAD,
+            "0\t63735\t63735n\tslate\tp\th\tp\th\tThe new rights are nice.\tEveryone loves them.\tneutral\tneutral\tneutral\tneutral\tentailment\tneutral",
+        ),
+        "dev_mismatched.tsv": lines(
+            MNLI_DEV_HEAD,
+            '0\t75290\t75290c\tletters\tp\th\tp\th\t"Your gift is appreciated.\tHundreds of students.\tcontradiction\tcontradiction\tcontradiction\tcontradiction\tcontradiction\tcontradiction',
+        ),
+    },
+    "QNLI": {
+        "train.tsv": lines(
+            "index\tquestion\tsentence\tlabel",
+            "0\tWhat came into force?\tThe law came into force in 1994.\tentailment",
+            "1\tWhat is the name?\tThe building is tall.\tnot_entailment",
+        ),
+        "dev.tsv": lines("index\tquestion\tsentence\tlabel", "0\tWho?\tNobody.\tnot_entailment"),
+    },
+    "RTE": {  # Row 2 opens with a literal quote, like RTE/train.tsv row 2164.
+        "train.tsv": lines(
+            "index\tsentence1\tsentence2\tlabel",
+            "0\tNo Weapons of Mass Destruction Found in Iraq Yet.\tWeapons Found in Iraq.\tnot_entailment",
+            '1\t"That film wasn\'t too successful, but then \'WarGames,\' came out.\tThe film "WarGames" was shot in 1983.\tnot_entailment',
+            "2\tA place of sorrow became a place of celebration.\tPope Benedict XVI is the new leader.\tentailment",
+        ),
+        "dev.tsv": lines("index\tsentence1\tsentence2\tlabel", "0\tDana died.\tDana is dead.\tentailment"),
+    },
+    "WNLI": {
+        "train.tsv": lines(
+            "index\tsentence1\tsentence2\tlabel",
+            "0\tI stuck a pin through a carrot. It had a hole.\tThe carrot had a hole.\t1",
+            "1\tJohn couldn't see the stage with Billy in front of him.\tBilly is so short.\t0",
+        ),
+        "dev.tsv": lines("index\tsentence1\tsentence2\tlabel", "0\tThe drain is clogged.\tThe hair.\t0"),
+    },
+}
+
+# Task -> split -> (texts per field, labels in hub ids).
+EXPECTED: dict[str, dict[str, tuple[tuple[tuple[str, ...], ...], tuple]]] = {
+    "cola": {
+        "train": (
+            (("Our friends won't buy this analysis, let alone the next one we propose.",
+              "They drank the pub."),),
+            (1, 0),
+        ),
+        "validation": ((('"Quoted" sentences keep their quotes.',),), (1,)),
+    },
+    "sst2": {
+        "train": ((("hide new secretions from the parental units ", "a gem "),), (0, 1)),
+        "validation": ((("it 's a charming journey . ",),), (1,)),
+    },
+    "mrpc": {
+        "train": (
+            (('He called him "the witness".', "Yucaipa owned Dominick's."),
+             ('"The pie business does not fit.', "Yucaipa bought Dominick's.")),
+            (1, 0),
+        ),
+        "validation": ((("A cat sat.",), ("A cat was sitting.",)), (1,)),
+    },
+    "stsb": {
+        "train": (
+            (("A plane takes off.", "A man plays."), ("An air plane is taking off.", "A dog runs.")),
+            (5.0, 0.75),
+        ),
+        "validation": ((("A man.",), ("A person.",)), (3.8,)),
+    },
+    "qqp": {
+        "train": (
+            (("How is the life of a math student?", "How do I control my anger?"),
+             ("Which is the best book?", "How do I stop being angry?")),
+            (0, 1),
+        ),
+        "validation": ((("Why is the sky blue?",), ("What makes the sky blue?",)), (1,)),
+    },
+    "mnli": {
+        "train": (
+            (("Conceptually cream skimming has two dimensions.", "you know during the season.",
+              "One of our number will do."),
+             ("Product and geography are what make cream skimming work.", "You lose the things.",
+              "We have no one free.")),
+            (1, 0, 2),  # neutral, entailment, contradiction
+        ),
+        "validation_matched": ((("The new rights are nice.",), ("Everyone loves them.",)), (1,)),
+        "validation_mismatched": (
+            (('"Your gift is appreciated.',), ("Hundreds of students.",)), (2,)
+        ),
+    },
+    "qnli": {
+        "train": (
+            (("What came into force?", "What is the name?"),
+             ("The law came into force in 1994.", "The building is tall.")),
+            (0, 1),  # entailment -> 0, not_entailment -> 1
+        ),
+        "validation": ((("Who?",), ("Nobody.",)), (1,)),
+    },
+    "rte": {
+        "train": (
+            (("No Weapons of Mass Destruction Found in Iraq Yet.",
+              "\"That film wasn't too successful, but then 'WarGames,' came out.",
+              "A place of sorrow became a place of celebration."),
+             ("Weapons Found in Iraq.", 'The film "WarGames" was shot in 1983.',
+              "Pope Benedict XVI is the new leader.")),
+            (1, 1, 0),
+        ),
+        "validation": ((("Dana died.",), ("Dana is dead.",)), (0,)),
+    },
+    "wnli": {
+        "train": (
+            (("I stuck a pin through a carrot. It had a hole.",
+              "John couldn't see the stage with Billy in front of him."),
+             ("The carrot had a hole.", "Billy is so short.")),
+            (1, 0),
+        ),
+        "validation": ((("The drain is clogged.",), ("The hair.",)), (0,)),
+    },
+}
+
+
+def write_glue(root: Path, folders=GLUE_FILES) -> Path:
+    for folder, files in folders.items():
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (root / folder / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def write_hub_copy(root: Path, shards: int = 1) -> Path:
+    """Write EXPECTED as a local copy of nyu-mll/glue: <task>/<split>-0000i-of-0000n.parquet."""
+    for name, splits in EXPECTED.items():
+        task = TASKS[name]
+        (root / name).mkdir(parents=True)
+        for split, (texts, labels) in splits.items():
+            frame = pd.DataFrame({f: list(col) for f, col in zip(task.text_fields, texts)})
+            frame["label"], frame["idx"] = list(labels), range(len(labels))
+            bounds = [len(frame) * i // shards for i in range(shards + 1)]
+            for i in range(shards):
+                part = frame.iloc[bounds[i] : bounds[i + 1]]
+                part.to_parquet(root / name / f"{split}-{i:05d}-of-{shards:05d}.parquet")
+    return root
+
+
+def as_expected(splits) -> dict:
+    return {split: (s.texts, s.labels) for split, s in splits.items()}
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_original_layout_reads_every_task_exactly(tmp_path, name):
+    splits = load_task_data(TASKS[name], write_glue(tmp_path))
+    assert as_expected(splits) == EXPECTED[name]
+    folder = tmp_path / TASKS[name].glue_folder
+    assert splits["train"].source == str(folder / "train.tsv")
+    assert all("\ufeff" not in text for s in splits.values() for col in s.texts for text in col)
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_hub_parquet_copy_gives_the_same_examples(tmp_path, name):
+    from_tsv = load_task_data(TASKS[name], write_glue(tmp_path / "tsv"))
+    from_hub = load_task_data(TASKS[name], write_hub_copy(tmp_path / "hub", shards=2))
+    assert as_expected(from_hub) == as_expected(from_tsv)
+    assert from_hub["train"].source.endswith("train-*.parquet")
+
+
+def test_qqp_truncated_rows_are_skipped_in_train_only(tmp_path):
+    write_glue(tmp_path, {"QQP": {
+        "train.tsv": GLUE_FILES["QQP"]["train.tsv"],
+        "dev.tsv": lines(QQP_HEAD, "1\t2\t3\tWhy?", "4\t5\t6\tA?\tB?\t0"),
+    }})
+    with pytest.raises(DataError) as info:
+        load_task_data(get_task("qqp"), tmp_path)
+    assert f"{tmp_path / 'QQP' / 'dev.tsv'}:2: 4 column(s), expected at least 6" in str(info.value)
+
+
+def test_crlf_line_endings_do_not_leak_into_labels(tmp_path):
+    folders = {"RTE": {n: t.replace("\n", "\r\n") for n, t in GLUE_FILES["RTE"].items()}}
+    splits = load_task_data(get_task("rte"), write_glue(tmp_path, folders))
+    assert as_expected(splits) == EXPECTED["rte"]
+
+
+def test_data_dir_from_environment_when_none_given(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAYERDROP_GLUE_DIR", str(write_glue(tmp_path)))
+    assert as_expected(load_task_data(get_task("wnli"), None)) == EXPECTED["wnli"]
+
+
+def test_hub_unreachable_is_one_data_error(monkeypatch):
+    import datasets
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'nyu-mll/glue' on the Hub (OfflineModeIsEnabled)")
+
+    monkeypatch.delenv("LAYERDROP_GLUE_DIR", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(DataError) as info:
+        load_task_data(get_task("rte"), None)
+    message = str(info.value)
+    assert "can't be reached" in message and "--data-dir" in message
+    assert "LAYERDROP_GLUE_DIR" in message and "\n" not in message
+
+
+def test_hub_dataset_converts_to_splits(monkeypatch):
+    import datasets
+
+    def fake_load(repo, name):
+        assert (repo, name) == ("nyu-mll/glue", "stsb")
+        return {s: datasets.Dataset.from_dict({"sentence1": ["a"], "sentence2": ["b"],
+                                              "label": [4.5], "idx": [0]})
+                for s in ("train", "validation", "test")}
+
+    monkeypatch.delenv("LAYERDROP_GLUE_DIR", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    splits = load_task_data(get_task("stsb"), None)
+    assert set(splits) == {"train", "validation"}
+    assert splits["validation"].texts == (("a",), ("b",)) and splits["validation"].labels == (4.5,)
+    assert splits["validation"].source == "hub:nyu-mll/glue/stsb/validation"
+
+
+# --- failures: each a one-line DataError naming the file (and line) ------------------------------
+
+
+def load_error(root: Path, task: str = "rte") -> str:
+    with pytest.raises(DataError) as info:
+        load_task_data(get_task(task), root)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_missing_task_folder_names_the_expected_paths(tmp_path):
+    message = load_error(tmp_path, "mnli")
+    assert str(tmp_path / "MNLI" / "dev_matched.tsv") in message
+    assert str(tmp_path / "mnli") in message  # the hub-copy alternative
+
+
+def test_missing_data_dir(tmp_path):
+    assert "does not exist" in load_error(tmp_path / "nowhere")
+
+
+def test_missing_dev_file_names_it(tmp_path):
+    write_glue(tmp_path, {"RTE": {"train.tsv": GLUE_FILES["RTE"]["train.tsv"]}})
+    assert str(tmp_path / "RTE" / "dev.tsv") in load_error(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("dev", "expected"),
+    [
+        ("index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n1\tonly one\n",
+         "dev.tsv:3: 2 column(s), expected at least 4"),
+        ("index\tsentence1\tsentence2\tlabel\n0\ta\tb\tmaybe\n",
+         "dev.tsv:2: label 'maybe' is not one of entailment, not_entailment"),
+        ("", "dev.tsv is empty"),
+        ("\n\n", "dev.tsv is empty"),
+        ("index\tsentence1\tsentence2\n", "dev.tsv:1: header lacks column(s) 'label'"),
+        ("index\tsentence1\tsentence2\tlabel\n", "dev.tsv has no examples"),
+    ],
+)
+def test_malformed_rte_dev(tmp_path, dev, expected):
+    write_glue(tmp_path, {"RTE": {"train.tsv": GLUE_FILES["RTE"]["train.tsv"], "dev.tsv": dev}})
+    assert f"{tmp_path / 'RTE' / expected}" in load_error(tmp_path)
+
+
+def test_binary_file_is_a_data_error_with_line(tmp_path):
+    write_glue(tmp_path, {"RTE": {"train.tsv": GLUE_FILES["RTE"]["train.tsv"]}})
+    (tmp_path / "RTE" / "dev.tsv").write_bytes(b"index\tsentence1\n\x89PNG\r\n\x1a\n\x00\xff")
+    assert f"{tmp_path / 'RTE' / 'dev.tsv'}:2: not UTF-8" in load_error(tmp_path)
+
+
+def test_bad_stsb_score_and_wnli_label(tmp_path):
+    bad = STSB_HEAD + "\n0\tg\tf\ty\t0\tn\tn\ta\tb\thigh\n"
+    write_glue(tmp_path, {"STS-B": {"train.tsv": bad}, "WNLI": {"train.tsv": lines(
+        "index\tsentence1\tsentence2\tlabel", "0\ta\tb\t2")}})
+    assert "train.tsv:2: label 'high' is not one of a finite number" in load_error(tmp_path, "stsb")
+    assert "train.tsv:2: label '2' is not one of 0, 1" in load_error(tmp_path, "wnli")
+
+
+def test_hub_copy_test_split_labels_are_rejected(tmp_path):
+    (tmp_path / "rte").mkdir()
+    for split in ("train", "validation"):
+        frame = pd.DataFrame({"sentence1": ["a"], "sentence2": ["b"], "label": [-1], "idx": [0]})
+        frame.to_parquet(tmp_path / "rte" / f"{split}-00000-of-00001.parquet")
+    assert "label -1 outside 0..1" in load_error(tmp_path)
+
+
+# --- the task table ------------------------------------------------------------------------------
+
+
+def test_task_table_matches_the_hub():
+    assert sorted(TASKS) == sorted("cola sst2 mrpc stsb qqp mnli qnli rte wnli".split())
+    assert TASKS["mnli"].labels == ("entailment", "neutral", "contradiction")
+    assert TASKS["rte"].labels == TASKS["qnli"].labels == ("entailment", "not_entailment")
+    assert TASKS["wnli"].labels == ("not_entailment", "entailment")
+    assert TASKS["stsb"].is_regression and TASKS["stsb"].num_labels == 1
+    assert TASKS["mnli"].num_labels == 3 and not TASKS["mnli"].is_regression
+
+
+@pytest.mark.parametrize(("alias", "name"), [("SST-2", "sst2"), ("sts-b", "stsb"), (" RTE ", "rte"),
+                                             ("CoLA", "cola"), ("mnli", "mnli")])
+def test_get_task_aliases(alias, name):
+    assert get_task(alias) is TASKS[name]
+
+
+def test_unknown_task_suggests_a_name():
+    with pytest.raises(UsageError, match=r"unknown task 'sst3' \(did you mean 'sst2'\?\)"):
+        get_task("sst3")
+
+
+# --- property: the reader never fails with anything but a DataError ------------------------------
+
+cells = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+rows = st.lists(st.lists(cells, min_size=0, max_size=6).map("\t".join), max_size=6)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(TASKS)), body=st.one_of(rows.map("\n".join).map(str.encode),
+                                                          st.binary(max_size=200)),
+       with_header=st.booleans())
+def test_reader_gives_columns_or_data_error(name, body, with_header):
+    task = TASKS[name]
+    header = GLUE_FILES[task.glue_folder]["train.tsv"].lstrip(BOM).split("\n")[0]
+    content = (header.encode() + b"\n" if with_header else b"") + body
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "train.tsv"
+        path.write_bytes(content)
+        try:
+            result = read_tsv(task, "train", path)
+        except DataError as error:
+            assert "\n" not in str(error) and os.fspath(path) in str(error)
+            return
+    assert len(result.texts) == len(task.text_fields) and result.labels
+    assert all(len(col) == len(result.labels) for col in result.texts)
