@@ -39,7 +39,10 @@ def _sub_metric(metric: str, predictions: np.ndarray, references: np.ndarray) ->
         from scipy.stats import pearsonr, spearmanr
 
         # A constant prediction (a collapsed model) has no correlation: scipy returns nan and
-        # warns; the nan is the honest value, the warning only noise on stderr.
+        # warns; the nan is the honest value, the warning only noise on stderr. Fewer than two
+        # examples (a tiny --max-eval-samples) have none either, rather than losing the run.
+        if len(predictions) < 2:
+            return float("nan")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fn = pearsonr if metric == "pearson" else spearmanr
