@@ -43,3 +43,93 @@ def config_hash(config, exclude: tuple[str, ...] = ()) -> str:
     data = {f.name: v for f, v in zip(fields(config), config_dict(config).values()) if f.name not in exclude}
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One experiment: drop K layers of a pretrained model, fine-tune on a task, evaluate.
+
+    Field names are the flags of `layerdrop run` (`max_seq_length` <-> `--max-seq-length`).
+    Defaults follow the paper's protocol and the transformers GLUE example.
+
+    Attributes:
+        model: alias, hub id or local folder.
+        task: GLUE task name, or a name for custom files (`--train-file`/`--validation-file`).
+        strategy: strategy name or plugin spec.
+        k: layers to drop; 0 runs the full model (the baseline); None when the strategy sets it.
+        params: strategy parameters as given (`"parity=odd"`).
+        seed: seeds the layer choice of random strategies, subsampling, head init, data order, dropout.
+        data_dir: GLUE folder (original layout or a hub parquet copy); None: $LAYERDROP_GLUE_DIR, else the hub.
+        train_file / validation_file / text_columns / label_column / regression: a custom task.
+        max_train_samples / max_eval_samples: seeded random subsample sizes (None: all).
+        epochs, learning_rate, batch_size, max_seq_length, weight_decay, warmup_ratio, max_grad_norm:
+            fine-tuning (AdamW, linear decay).
+        eval_batch_size: evaluation batch size (no gradients, so larger than training's).
+        group_by_length: batch examples of similar length (shuffled groups), to cut padding.
+        device: auto (CUDA, then MPS, then CPU), cpu, cuda, mps.
+        precision: fp32, bf16 or fp16 (fp16 on CUDA only).
+        trust_remote_code: allow code from the model repository to run.
+    """
+
+    model: str
+    task: str
+    strategy: str = "top"
+    k: int | None = None
+    params: tuple[str, ...] = ()
+    seed: int = 42
+    data_dir: str | None = None
+    train_file: str | None = None
+    validation_file: str | None = None
+    text_columns: tuple[str, ...] = ()
+    label_column: str = "label"
+    regression: bool | None = None
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    epochs: float = 3.0
+    learning_rate: float = 2e-5
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    max_seq_length: int = 128
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+    max_grad_norm: float = 1.0
+    group_by_length: bool = True
+    device: str = "auto"
+    precision: str = "fp32"
+    trust_remote_code: bool = False
+
+    def drop_config(self) -> DropConfig:
+        """The layer-choosing part of this run."""
+        return DropConfig(self.model, self.strategy, self.k, self.params, self.seed, self.trust_remote_code)
+
+    @property
+    def run_id(self) -> str:
+        """Deterministic id: the same experiment always gets the same id (used to resume sweeps)."""
+        return config_hash(self)
+
+    def validate(self) -> None:
+        """Check values that need no files or models; raises UsageError naming the flag."""
+        from layerdrop.errors import UsageError
+
+        positive = {
+            "--epochs": self.epochs, "--learning-rate": self.learning_rate, "--batch-size": self.batch_size,
+            "--eval-batch-size": self.eval_batch_size, "--max-seq-length": self.max_seq_length,
+            "--max-train-samples": self.max_train_samples, "--max-eval-samples": self.max_eval_samples,
+        }
+        for flag, value in positive.items():
+            if value is not None and not value > 0:
+                raise UsageError(f"{flag} {value} must be positive", f"pass a number above 0 to {flag}")
+        for flag, value in {"--weight-decay": self.weight_decay, "--max-grad-norm": self.max_grad_norm}.items():
+            if value < 0:
+                raise UsageError(f"{flag} {value} is negative", f"pass 0 or more to {flag}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise UsageError(f"--warmup-ratio {self.warmup_ratio} is outside [0, 1)", "pass e.g. 0.1")
+        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
+            raise UsageError(f"unknown --device '{self.device}'", "choose auto, cpu, cuda, cuda:N or mps")
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise UsageError(f"unknown --precision '{self.precision}'", "choose fp32, bf16 or fp16")
+        custom = self.train_file is not None or self.validation_file is not None
+        if custom and (self.train_file is None or self.validation_file is None):
+            raise UsageError("a custom task needs both --train-file and --validation-file", "pass both files")
+        if custom and not self.text_columns:
+            raise UsageError("a custom task needs --text-columns", "e.g. --text-columns sentence1,sentence2")

@@ -1,0 +1,104 @@
+"""Run records: one JSON object per line, appended safely, read back tolerantly.
+
+Every field is documented in results/README.md. A record is written as one complete line in a
+single write, flushed and fsynced, under a file lock, so parallel writers never interleave and a
+killed process can at worst leave a torn *last* line, which readers report and skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import warnings
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from layerdrop.errors import DataError, UsageError
+
+SCHEMA_VERSION = 1
+DEFAULT_RESULTS = "results/runs.jsonl"
+
+
+def now() -> str:
+    """UTC timestamp, ISO 8601, second precision."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from layerdrop import __version__
+
+    found = {"layerdrop": __version__, "python": platform.python_version()}
+    for package in ("torch", "transformers", "datasets", "accelerate", "tokenizers"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+def check_writable(path: str | Path) -> Path:
+    """Fail before any training if the results file cannot be appended to."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise UsageError(f"--results {path} is a folder", "pass a file path such as results/runs.jsonl")
+    parent = path.resolve().parent
+    existing = parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"cannot write results to {path}", "choose a --results path you can write to")
+    return path
+
+
+def append(path: str | Path, record: dict[str, Any]) -> None:
+    """Append one record as one line: single write, flush, fsync, under a lock."""
+    from filelock import FileLock
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(record, sort_keys=False, default=str, allow_nan=True) + "\n"
+    with FileLock(str(path) + ".lock"):
+        # Repair a torn last line left by a killed writer, so our line starts on its own line.
+        prefix = ""
+        if path.exists() and path.stat().st_size > 0:
+            with path.open("rb") as f:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    prefix = "\n"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (prefix + line).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def read(path: str | Path, warn=None) -> Iterator[dict[str, Any]]:
+    """Yield the records of one runs file; a torn or corrupt line is reported (file:line) and skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no runs file at {path}", "run `layerdrop run` or `layerdrop sweep` first, or check the path")
+    warn = warn or (lambda message: warnings.warn(message, stacklevel=2))
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                warn(f"{path}:{number}: skipping a torn or corrupt line (a run killed while writing?)")
+                continue
+            if not isinstance(record, dict) or "run_id" not in record:
+                warn(f"{path}:{number}: skipping a line that is not a layerdrop run record")
+                continue
+            yield record
+
+
+def environment() -> dict[str, Any]:
+    return {"hostname": platform.node(), "platform": platform.platform(), "argv": sys.argv[1:]}

@@ -1,0 +1,165 @@
+"""`run(cfg) -> record`: load, select layers, drop, fine-tune, evaluate, record.
+
+The paper's protocol: layers are dropped from the *pretrained* model, then the smaller model is
+fine-tuned. Everything a sweep can share (data, tokenized splits, the pretrained model,
+contribution scores, the Accelerator) lives in `Resources`, so a sweep pays for each once.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from layerdrop import models, progress, records, registry
+from layerdrop.architectures import family_of, n_layers_of
+from layerdrop.config import RunConfig, config_dict
+from layerdrop.dropping import provenance, select_layers
+from layerdrop.errors import LayerdropError, RunFailed, UsageError
+from layerdrop.resources import Resources
+from layerdrop.tasks import get_task
+
+# Contribution scores use a fixed sample so the layers chosen depend on model and task, not on
+# the training seed: every seed of a sweep then drops the same layers.
+SCORING_SEED = 0
+
+
+def _score_provider(res: Resources, cfg: RunConfig, source):
+    def provider(n_examples: int, split: str) -> list[float]:
+        task_key = res.task_data(cfg)[2]
+        return res.layer_scores(cfg, source, task_key, n_examples=n_examples, split=split, seed=SCORING_SEED)
+
+    return provider
+
+
+def prepare(cfg: RunConfig, res: Resources):
+    """Everything before training: data, model config, and the checked layer selection.
+
+    `layerdrop plan --task` stops here, so it shows contribution scores without fine-tuning.
+    """
+    # Cheap checks first, so a typo fails before data or weights load: the task name, the
+    # model's config, then the layer selection (which loads data only to score layers).
+    if cfg.train_file is None:
+        get_task(cfg.task)
+    source = models.resolve(cfg.model)
+    model_config = res.model_config(source, cfg.trust_remote_code)
+    family_of(model_config)
+    selection = select_layers(
+        cfg.drop_config(), n_layers=n_layers_of(model_config), model_config=model_config,
+        score_provider=_score_provider(res, cfg, source),
+    )
+    task, splits, _ = res.task_data(cfg)
+    return task, splits, source, model_config, selection
+
+
+def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, save_model: str | Path | None = None,
+        resources: Resources | None = None, overwrite: bool = False) -> dict[str, Any]:
+    """Run one experiment and append its record to `results` (None: don't write).
+
+    Usage errors (bad flags, data, names) raise before anything is written. Once training has
+    started, a failure or interrupt is recorded with its status and re-raised.
+    """
+    cfg.validate()
+    registry.plan(cfg.strategy, cfg.params)  # strategy and params checked before anything loads
+    if results is not None:
+        records.check_writable(results)
+    if save_model is not None:
+        from layerdrop.outputs import check_output_dir
+
+        check_output_dir(save_model, overwrite, flag="--save-model")
+    res = resources or Resources()
+    res.accelerator(cfg)  # an unavailable --device fails here, before anything loads
+    started_at, t0 = records.now(), time.perf_counter()
+    task, splits, source, model_config, selection = prepare(cfg, res)
+    record: dict[str, Any] = {
+        "schema_version": records.SCHEMA_VERSION,
+        "run_id": cfg.run_id,
+        "status": "running",
+        "error": None,
+        "config": config_dict(cfg),
+        "model": {"name": source.name, "location": source.location if source.kind == "hub" else source.name,
+                  "kind": source.kind, "family": model_config.model_type},
+        "task": task.name,
+        "data": {name: split.source for name, split in splits.items()},
+        "n_layers_before": selection.n_layers,
+        "n_layers_after": selection.n_layers - selection.k,
+        "strategy": selection.strategy,
+        "params": selection.params,
+        "k": selection.k,
+        "dropped_layers": list(selection.dropped_layers),
+        "kept_layers": list(selection.kept_layers),
+        "layer_scores": selection.layer_scores,
+        "train_examples": len(splits["train"]),
+        "eval_examples": {name: len(splits[name]) for name in task.eval_splits},
+        "started_at": started_at,
+        "versions": records.library_versions(),
+    }
+    try:
+        accelerator = res.accelerator(cfg)
+        record.update(device=str(accelerator.device), precision=cfg.precision, num_processes=accelerator.num_processes)
+        model = res.fresh_model(cfg, source, task, keep_pristine=resources is not None)
+        record["parameters_before"] = _count(model)
+        if selection.k:
+            from layerdrop.surgery import drop_layers
+
+            drop_layers(model, selection.dropped_layers, provenance(cfg.drop_config(), source, selection))
+        record["parameters_after"] = _count(model)
+        task_key = res.task_data(cfg)[2]
+        encoded = {name: res.encoded(cfg, source, task_key, name) for name in splits}
+        from layerdrop.train import fine_tune, predict
+
+        stats = fine_tune(model, encoded["train"], cfg, accelerator, task.is_regression)
+        record.update(train_seconds=round(stats.seconds, 3), train_steps=stats.steps, final_train_loss=stats.final_loss,
+                      throughput={"examples_per_second": round(stats.examples_per_second, 2),
+                                  "tokens_per_second": round(stats.tokens_per_second, 1)})
+        t_eval = time.perf_counter()
+        from layerdrop.metrics import compute_metrics
+
+        outputs = {name: (predict(model, encoded[name], cfg, accelerator, task.is_regression, label=f"eval {name}"),
+                          list(splits[name].labels)) for name in task.eval_splits}
+        metrics = compute_metrics(task, outputs)
+        record.update(eval_seconds=round(time.perf_counter() - t_eval, 3), metrics=metrics,
+                      main_metric={"name": task.main_metric, "value": metrics[task.main_metric]})
+        if save_model is not None:
+            _save(accelerator.unwrap_model(model), res.tokenizer(source, cfg.trust_remote_code), save_model, cfg, task)
+        record["status"] = "ok"
+    except KeyboardInterrupt:
+        record.update(status="interrupted", error="interrupted (SIGINT/SIGTERM)")
+        raise
+    except UsageError as exc:
+        record.update(status="failed", error=str(exc))
+        raise
+    except LayerdropError as exc:
+        record.update(status="failed", error=str(exc))
+        raise
+    except Exception as exc:
+        record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=8))
+        raise RunFailed(f"run {cfg.run_id} failed: {type(exc).__name__}: {exc}", "see the record's traceback field, or rerun with --debug") from exc
+    finally:
+        record.update(ended_at=records.now(), total_seconds=round(time.perf_counter() - t0, 3), environment=records.environment())
+        if results is not None and record["status"] != "running":
+            records.append(results, record)
+        res.release()
+    return record
+
+
+def _count(model) -> int:
+    from layerdrop.surgery import count_parameters
+
+    return count_parameters(model)
+
+
+def _save(model, tokenizer, path, cfg: RunConfig, task) -> None:
+    from layerdrop.outputs import atomic_dir
+
+    model.config.layerdrop = {**(getattr(model.config, "layerdrop", None) or {}), "fine_tuned_on": task.name,
+                              "fine_tune_config": config_dict(cfg)}
+    if task.labels:
+        model.config.id2label = dict(enumerate(task.labels))
+        model.config.label2id = {label: i for i, label in enumerate(task.labels)}
+    with atomic_dir(Path(path)) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    progress.log(f"saved the fine-tuned model to {path}")
+

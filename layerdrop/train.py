@@ -1,0 +1,160 @@
+"""Fine-tune and evaluate a (smaller) sequence classifier.
+
+Accelerate places the model, runs mixed precision and shards batches across processes, so
+`accelerate launch layerdrop run ...` uses every GPU; the loop itself stays small: AdamW, linear
+decay with optional warmup, gradient clipping, per-batch padding.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from layerdrop import progress
+from layerdrop.batching import Encoded, collate, length_grouped_batches, length_sorted_batches, shuffled_batches
+from layerdrop.config import RunConfig
+from layerdrop.errors import RunFailed, UsageError
+
+PRECISIONS = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
+
+
+def make_accelerator(cfg: RunConfig):
+    """An Accelerator for `--device` and `--precision` (one per process: Accelerate keeps global state)."""
+    import torch
+    from accelerate import Accelerator
+
+    device = cfg.device
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"--device {device} was asked for, but CUDA is not available here", "use --device auto or cpu")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise UsageError("--device mps was asked for, but MPS is not available here", "use --device auto or cpu")
+    on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available() and not torch.backends.mps.is_available())
+    if cfg.precision == "fp16" and on_cpu:
+        raise UsageError("--precision fp16 needs a CUDA GPU", "use fp32 or bf16 on CPU")
+    return Accelerator(cpu=device == "cpu", mixed_precision=PRECISIONS[cfg.precision])
+
+
+@dataclass(frozen=True)
+class TrainStats:
+    seconds: float
+    steps: int
+    examples: int
+    tokens: int
+    final_loss: float
+
+    @property
+    def examples_per_second(self) -> float:
+        return self.examples / self.seconds if self.seconds else 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+
+class _Batches:
+    """A re-iterable list of index batches for a DataLoader's batch_sampler."""
+
+    def __init__(self, batches: list[list[int]]):
+        self.batches = batches
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def _loader(encoded: Encoded, batches: list[list[int]], regression: bool):
+    from torch.utils.data import DataLoader
+
+    # The dataset is just indices; collate builds the padded tensors for a whole batch at once.
+    return DataLoader(range(len(encoded)), batch_sampler=_Batches(batches),
+                      collate_fn=lambda idx: collate(encoded, idx, regression))
+
+
+def _optimizer(model, cfg: RunConfig):
+    import torch
+
+    # No weight decay on biases and LayerNorm weights, as in the transformers examples.
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            (no_decay if param.ndim < 2 else decay).append(param)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    # The fused kernel does the same AdamW update in one pass over memory: 5x faster per step on
+    # CPU for MiniLM (0.021 s vs 0.104 s foreach), where the optimizer rivals the backward pass.
+    device = next(model.parameters()).device.type
+    fused = device in ("cpu", "cuda", "mps")
+    return torch.optim.AdamW(groups, lr=cfg.learning_rate, fused=fused or None)
+
+
+def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bool) -> TrainStats:
+    """Train `model` in place on `train` for `cfg.epochs` (fractional epochs stop mid-way)."""
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    generator = torch.Generator().manual_seed(cfg.seed)
+    steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
+    total_steps = max(1, math.ceil(cfg.epochs * steps_per_epoch))
+    model.to(accelerator.device)  # before the optimizer, so fused AdamW sees the final device
+    optimizer = _optimizer(model, cfg)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    model.train()
+    step, examples, tokens, loss_value = 0, 0, 0, float("nan")
+    start = time.perf_counter()
+    for epoch in range(math.ceil(cfg.epochs)):
+        if cfg.group_by_length:
+            batches = length_grouped_batches(train.lengths(), cfg.batch_size, generator)
+        else:
+            batches = shuffled_batches(len(train), cfg.batch_size, generator)
+        batches = batches[: total_steps - step]
+        loader = accelerator.prepare(_loader(train, batches, regression))
+        with progress.bar(f"epoch {epoch + 1}/{math.ceil(cfg.epochs)}", len(loader)) as update:
+            for batch in loader:
+                with accelerator.autocast():
+                    loss = model(**batch).loss
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
+                    raise RunFailed(
+                        f"training loss became {loss_value} at step {step + 1}",
+                        "lower --learning-rate, or use --precision fp32",
+                    )
+                accelerator.backward(loss)
+                if cfg.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                examples += batch["input_ids"].shape[0]
+                tokens += int(batch["attention_mask"].sum())
+                rate = examples / max(time.perf_counter() - start, 1e-9)
+                update(info=f"loss {loss_value:.4f}  {rate:.0f} ex/s")
+    accelerator.wait_for_everyone()
+    seconds = time.perf_counter() - start
+    return TrainStats(seconds, step, examples * accelerator.num_processes, tokens * accelerator.num_processes, loss_value)
+
+
+def predict(model, encoded: Encoded, cfg: RunConfig, accelerator, regression: bool, label: str = "eval"):
+    """Predictions for every example of `encoded`, in the original order."""
+    import torch
+
+    batches = length_sorted_batches(encoded, cfg.eval_batch_size)
+    order = [i for batch in batches for i in batch]
+    loader = accelerator.prepare(_loader(encoded, batches, regression))
+    model.eval()
+    outputs = []
+    with torch.inference_mode(), progress.bar(label, len(loader)) as update:
+        for batch in loader:
+            with accelerator.autocast():
+                logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+            logits = accelerator.gather_for_metrics(logits).float()
+            outputs.append(logits.squeeze(-1) if regression else logits.argmax(dim=-1))
+            update()
+    values = torch.cat(outputs).tolist()
+    predictions = [None] * len(encoded)
+    for index, value in zip(order, values):
+        predictions[index] = value
+    return predictions
