@@ -77,3 +77,14 @@ def assert_clean_error(result, code: int = 2, *needles: str) -> str:
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
     return lines[0]
+
+
+def assert_failed_run(result, *needles: str) -> str:
+    """A run that started and failed: exit 1, no traceback, the reason as the last stderr line."""
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    last = [line for line in result.stderr.splitlines() if line.strip()][-1]
+    assert last.startswith("error:"), last
+    for needle in needles:
+        assert needle in last, (needle, last)
+    return last

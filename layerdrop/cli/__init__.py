@@ -91,8 +91,9 @@ def _root(
 
 def _register() -> None:
     # Registration in one place; each command lives in its own module.
-    from layerdrop.cli import drop, models, plan, strategies
+    from layerdrop.cli import drop, models, plan, run, strategies
 
+    app.command("run")(run.run)
     app.command("plan")(plan.plan)
     app.command("drop")(drop.drop)
     app.command("strategies")(strategies.strategies)

@@ -86,3 +86,18 @@ def params_text(params: dict[str, Any]) -> str:
         return layers_text(v) if isinstance(v, (list, tuple)) else str(v)
 
     return ", ".join(f"{k}={value(v)}" for k, v in params.items()) or "-"
+
+
+def run_table(runs: list[dict[str, Any]]):
+    """The small per-run summary table printed by `run` (and per cell by `sweep`)."""
+    from rich.table import Table
+
+    table = Table("task", "model", "strategy", "K", "dropped", "params before", "params after", "metrics", "train s", box=None)
+    for r in runs:
+        metrics = ", ".join(f"{k}={v:.4f}" for k, v in (r.get("metrics") or {}).items())
+        table.add_row(
+            r["task"], r["model"]["name"], r["strategy"], str(r["k"]), layers_text(r["dropped_layers"]),
+            f"{r.get('parameters_before', 0):,}", f"{r.get('parameters_after', 0):,}",
+            metrics or r.get("status", ""), f"{r.get('train_seconds', 0):.1f}",
+        )
+    return table

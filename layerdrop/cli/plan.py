@@ -19,6 +19,12 @@ def plan(
         Optional[str],
         typer.Option("--model", "-m", help="Read L from this model's config (no weights are loaded).", rich_help_panel=common.MODEL),
     ] = None,
+    task: Annotated[
+        Optional[str], typer.Option("--task", "-t", help="Task whose data data-driven strategies (contribution) score layers on.")
+    ] = None,
+    data_dir: Annotated[
+        Optional[str], typer.Option("--data-dir", envvar="LAYERDROP_GLUE_DIR", help="GLUE folder for --task (default: the hub).")
+    ] = None,
     seed: common.Seed = 42,
     trust_remote_code: common.TrustRemoteCode = False,
     json: common.Json = False,
@@ -34,6 +40,8 @@ def plan(
         layerdrop plan --strategy top --k 2 --model bert-base --json
 
         layerdrop plan --layers 2,5,7 --n-layers 12
+
+        layerdrop plan --strategy contribution --param threshold=0.95 --model bert-base --task rte
     """
     from layerdrop.config import DropConfig
     from layerdrop.dropping import select_layers
@@ -44,13 +52,29 @@ def plan(
     if n_layers is not None and n_layers < 1:
         raise UsageError(f"--n-layers {n_layers} must be at least 1", "pass the number of layers of your model")
     strategy, params = common.strategy_and_params(strategy, param, layers)
-    cfg = DropConfig(model=model or "", strategy=strategy, k=k, params=params, seed=seed, trust_remote_code=trust_remote_code)
-    selection = select_layers(cfg, n_layers=n_layers)
+    if task is not None:
+        if model is None:
+            raise UsageError("plan --task needs --model", "pass the model whose layers are scored, e.g. --model bert-base")
+        from layerdrop.config import RunConfig
+        from layerdrop.resources import Resources
+        from layerdrop.runner import prepare
+
+        run_cfg = RunConfig(model=model, task=task, strategy=strategy, k=k, params=params, seed=seed,
+                            data_dir=data_dir, trust_remote_code=trust_remote_code)
+        selection = prepare(run_cfg, Resources())[-1]
+    else:
+        cfg = DropConfig(model=model or "", strategy=strategy, k=k, params=params, seed=seed, trust_remote_code=trust_remote_code)
+        selection = select_layers(cfg, n_layers=n_layers)
     if json:
         common.print_json({**selection.as_dict(), "model": model})
         return
     from rich.table import Table
 
+    if selection.layer_scores:
+        scores = Table("layer", "score (cosine similarity, input vs output)", box=None)
+        for index, score in enumerate(selection.layer_scores):
+            scores.add_row(str(index), f"{score:.4f}" + ("  dropped" if index in selection.dropped_layers else ""))
+        common.out.print(scores)
     table = Table("strategy", "params", "L", "K", "dropped", "kept", box=None)
     table.add_row(
         selection.strategy, common.params_text(selection.params), str(selection.n_layers), str(selection.k),

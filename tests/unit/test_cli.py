@@ -8,7 +8,7 @@ import pytest
 
 from tests.helpers import assert_clean_error, run_cli
 
-COMMANDS = ["plan", "drop", "strategies", "models"]
+COMMANDS = ["run", "plan", "drop", "strategies", "models"]
 
 
 def test_bare_layerdrop_prints_help():

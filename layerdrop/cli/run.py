@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from layerdrop.cli import common
+
+DATA = "Data"
+TRAIN = "Fine-tuning"
+
+
+def run(
+    model: common.Model,
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help="GLUE task: cola sst2 mrpc stsb qqp mnli qnli rte wnli (or a name for custom files).", rich_help_panel=DATA)] = None,
+    strategy: common.Strategy = "top",
+    k: common.K = None,
+    param: common.Params = None,
+    layers: common.Layers = None,
+    seed: common.Seed = 42,
+    data_dir: Annotated[Optional[str], typer.Option("--data-dir", envvar="LAYERDROP_GLUE_DIR", help="GLUE folder (original layout, or a copy of the hub's parquet files). Default: the hub.", rich_help_panel=DATA)] = None,
+    train_file: Annotated[Optional[str], typer.Option("--train-file", help="Custom task: training file (csv, tsv, json, jsonl).", rich_help_panel=DATA)] = None,
+    validation_file: Annotated[Optional[str], typer.Option("--validation-file", help="Custom task: evaluation file.", rich_help_panel=DATA)] = None,
+    text_columns: Annotated[Optional[str], typer.Option("--text-columns", help="Custom task: one or two text columns, comma-separated.", rich_help_panel=DATA)] = None,
+    label_column: Annotated[str, typer.Option("--label-column", help="Custom task: the label column.", rich_help_panel=DATA)] = "label",
+    regression: Annotated[Optional[bool], typer.Option("--regression/--classification", help="Custom task: force regression or classification (default: regression when labels are non-integer numbers).", rich_help_panel=DATA)] = None,
+    max_train_samples: Annotated[Optional[int], typer.Option("--max-train-samples", help="Train on a seeded random sample of this many examples.", rich_help_panel=DATA)] = None,
+    max_eval_samples: Annotated[Optional[int], typer.Option("--max-eval-samples", help="Evaluate on a seeded random sample of this many examples.", rich_help_panel=DATA)] = None,
+    epochs: Annotated[float, typer.Option("--epochs", help="Training epochs (fractions allowed).", rich_help_panel=TRAIN)] = 3.0,
+    learning_rate: Annotated[float, typer.Option("--learning-rate", "--lr", help="Peak AdamW learning rate (small models like MiniLM want ~1e-4).", rich_help_panel=TRAIN)] = 2e-5,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Training batch size.", rich_help_panel=TRAIN)] = 32,
+    eval_batch_size: Annotated[int, typer.Option("--eval-batch-size", help="Evaluation batch size.", rich_help_panel=TRAIN)] = 128,
+    max_seq_length: Annotated[int, typer.Option("--max-seq-length", help="Truncate inputs to this many tokens (batches pad only to their longest).", rich_help_panel=TRAIN)] = 128,
+    weight_decay: Annotated[float, typer.Option("--weight-decay", help="AdamW weight decay.", rich_help_panel=TRAIN)] = 0.0,
+    warmup_ratio: Annotated[float, typer.Option("--warmup-ratio", help="Share of steps for linear warmup.", rich_help_panel=TRAIN)] = 0.0,
+    max_grad_norm: Annotated[float, typer.Option("--max-grad-norm", help="Gradient clipping norm (0: off).", rich_help_panel=TRAIN)] = 1.0,
+    group_by_length: Annotated[bool, typer.Option("--group-by-length/--no-group-by-length", help="Batch examples of similar length (in shuffled groups) to cut padding.", rich_help_panel=TRAIN)] = True,
+    device: Annotated[str, typer.Option("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps.", rich_help_panel=TRAIN)] = "auto",
+    precision: Annotated[str, typer.Option("--precision", help="fp32, bf16, or fp16 (CUDA only).", rich_help_panel=TRAIN)] = "fp32",
+    trust_remote_code: common.TrustRemoteCode = False,
+    results: Annotated[str, typer.Option("--results", help="Append the run record (one JSON line) to this file.", rich_help_panel=common.OUTPUT)] = "results/runs.jsonl",
+    save_model: Annotated[Optional[str], typer.Option("--save-model", help="Save the fine-tuned smaller model and tokenizer here.", rich_help_panel=common.OUTPUT)] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --save-model folder.", rich_help_panel=common.OUTPUT)] = False,
+    json: common.Json = False,
+) -> None:
+    """Drop K layers of a pretrained model, fine-tune it on a task, evaluate, and record the run.
+
+    Follows Sajjad et al. (2004.03844): drop from the pretrained model, then fine-tune; evaluate on
+    the dev set with the official GLUE metrics. --k 0 runs the full model, the baseline. The record
+    (config, dropped layers, metrics, timings, versions) is appended to --results as one JSON line.
+
+    Examples:
+
+        layerdrop run --model bert-base --strategy top --k 4 --task rte
+
+        layerdrop run --model minilm-l6 --task sst2 --k 2 --data-dir ../glue --max-train-samples 2000 --lr 1e-4
+
+        layerdrop run --model roberta-base --task mrpc --strategy contribution --param threshold=0.95
+    """
+    import signal
+
+    from layerdrop.config import RunConfig
+    from layerdrop.errors import UsageError
+    from layerdrop.runner import run as run_experiment
+
+    if task is None and train_file is None:
+        raise UsageError("run needs --task", "pass a GLUE task such as --task rte, or --train-file/--validation-file")
+    strategy, params = common.strategy_and_params(strategy, param, layers)
+    columns = tuple(c.strip() for c in text_columns.split(",") if c.strip()) if text_columns else ()
+    cfg = RunConfig(
+        model=model, task=task or "custom", strategy=strategy, k=k, params=params, seed=seed, data_dir=data_dir,
+        train_file=train_file, validation_file=validation_file, text_columns=columns, label_column=label_column,
+        regression=regression, max_train_samples=max_train_samples, max_eval_samples=max_eval_samples, epochs=epochs,
+        learning_rate=learning_rate, batch_size=batch_size, eval_batch_size=eval_batch_size,
+        max_seq_length=max_seq_length, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
+        max_grad_norm=max_grad_norm, group_by_length=group_by_length, device=device, precision=precision, trust_remote_code=trust_remote_code,
+    )
+    # Schedulers send SIGTERM before killing: treat it like Ctrl-C so the run is recorded.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    record = run_experiment(cfg, results=results, save_model=save_model, overwrite=overwrite)
+    if json:
+        common.print_json(record)
+        return
+    common.out.print(common.run_table([record]))
