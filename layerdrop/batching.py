@@ -43,6 +43,15 @@ class Encoded:
         return [len(ids) for ids in self.input_ids]
 
 
+def subset(encoded: Encoded, indices: Sequence[int]) -> Encoded:
+    """The examples at `indices`, in that order."""
+    types = encoded.token_type_ids
+    return Encoded(
+        [encoded.input_ids[i] for i in indices], [types[i] for i in indices] if types is not None else None,
+        [encoded.labels[i] for i in indices], encoded.pad_id, encoded.pad_type_id, encoded.pad_left,
+    )
+
+
 def encode(tokenizer, split: Split, max_seq_length: int) -> Encoded:
     """Tokenize every example once (fast tokenizers batch this in Rust)."""
     texts = [list(field) for field in split.texts]

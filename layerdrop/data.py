@@ -123,6 +123,15 @@ def _load_hub(task: Task) -> dict[str, Split]:
     return result
 
 
+def subsample_indices(size: int, n: int | None, seed: int) -> list[int] | None:
+    """Indices of a seeded random sample of n of `size` examples, in order; None means all."""
+    if n is None or n >= size:
+        return None
+    if n < 1:
+        raise UsageError(f"cannot sample {n} examples", "use a positive number")
+    return sorted(random.Random(seed).sample(range(size), n))
+
+
 def subsample(split: Split, n: int | None, seed: int) -> Split:
     """A seeded random sample of n examples without replacement, kept in their original order.
 
@@ -131,11 +140,9 @@ def subsample(split: Split, n: int | None, seed: int) -> Split:
     Raises:
         UsageError: n < 1.
     """
-    if n is None or n >= len(split):
+    keep = subsample_indices(len(split), n, seed)
+    if keep is None:
         return split
-    if n < 1:
-        raise UsageError(f"cannot sample {n} examples", "use a positive number")
-    keep = sorted(random.Random(seed).sample(range(len(split)), n))
     return Split(
         tuple(tuple(column[i] for i in keep) for column in split.texts),
         tuple(split.labels[i] for i in keep),

@@ -62,14 +62,21 @@ class Resources:
         return self._get(("tokenizer", source.location), lambda: models.load_tokenizer(source, trust_remote_code))
 
     def encoded(self, cfg: RunConfig, source, task_key: tuple, split: str):
-        """A split tokenized once per (tokenizer, data, max length)."""
-        from layerdrop.batching import encode
+        """A split of this run's data, tokenized.
 
-        def make():
-            tokenizer = self.tokenizer(source, cfg.trust_remote_code)
-            return encode(tokenizer, self._cache[task_key][split], cfg.max_seq_length)
+        The full split is tokenized once per (tokenizer, data, max length); each seed's
+        subsample is then picked by index, so a sweep over seeds tokenizes each task once.
+        """
+        from layerdrop.batching import encode, subset
+        from layerdrop.data import subsample_indices
 
-        return self._get(("encoded", source.location, task_key, split, cfg.max_seq_length), make)
+        source_key = task_key[:-3]  # task_key = (*source_key, max_train, max_eval, seed)
+        raw = self._cache[source_key][split] if source_key[0] == "glue" else self._cache[source_key][1][split]
+        full = self._get(("encoded", source.location, source_key, split, cfg.max_seq_length),
+                         lambda: encode(self.tokenizer(source, cfg.trust_remote_code), raw, cfg.max_seq_length))
+        n = cfg.max_train_samples if split == "train" else cfg.max_eval_samples
+        keep = subsample_indices(len(full), n, cfg.seed)
+        return full if keep is None else subset(full, keep)
 
     def _pristine(self, cfg: RunConfig, source, task):
         def make():
@@ -100,7 +107,7 @@ class Resources:
     def layer_scores(self, cfg: RunConfig, source, task_key: tuple, n_examples: int, split: str, seed: int) -> list[float]:
         """Contribution scores on the pretrained model (cached per model, data and sample)."""
         from layerdrop.architectures import family_of
-        from layerdrop.batching import collate, length_sorted_batches
+        from layerdrop.batching import collate, length_sorted_batches, subset
         from layerdrop.errors import UsageError
         from layerdrop.scoring import layer_similarities
 
@@ -115,7 +122,7 @@ class Resources:
             device = self.accelerator(cfg).device
             model.to(device)
             summary = family_of(model.config).summary_token
-            batches = [[picked[i] for i in b] for b in length_sorted_batches(_subset(encoded, picked), cfg.eval_batch_size)]
+            batches = [[picked[i] for i in b] for b in length_sorted_batches(subset(encoded, picked), cfg.eval_batch_size)]
             with progress.bar("scoring layers", len(batches)) as update:
                 def inputs():
                     for b in batches:
@@ -142,13 +149,6 @@ class Resources:
         """Drop the Accelerator's references to this run's model and optimizer."""
         if self._accelerator is not None:
             self._accelerator.free_memory()
-
-
-def _subset(encoded, indices):
-    from layerdrop.batching import Encoded
-
-    return Encoded([encoded.input_ids[i] for i in indices], None, [encoded.labels[i] for i in indices],
-                   encoded.pad_id, encoded.pad_type_id, encoded.pad_left)
 
 
 def _reset_head(model, seed: int) -> None:

@@ -91,9 +91,11 @@ def _root(
 
 def _register() -> None:
     # Registration in one place; each command lives in its own module.
-    from layerdrop.cli import drop, models, plan, run, strategies
+    from layerdrop.cli import drop, models, plan, report, run, strategies, sweep
 
     app.command("run")(run.run)
+    app.command("sweep")(sweep.sweep)
+    app.command("report")(report.report)
     app.command("plan")(plan.plan)
     app.command("drop")(drop.drop)
     app.command("strategies")(strategies.strategies)

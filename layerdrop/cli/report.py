@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from layerdrop.cli import common
+
+
+def report(
+    paths: Annotated[list[str], typer.Argument(help="Sweep folders (results/<name>) or runs files (.jsonl).")],
+    metric: Annotated[Optional[str], typer.Option("--metric", help="A sub-metric (e.g. f1, accuracy) instead of each task's main metric.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, csv, latex, html or json.")] = "md",
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the table to this file instead of stdout.")] = None,
+    against: Annotated[Optional[str], typer.Option("--against", help="Pair each row with this strategy at the same K, instead of the full model.")] = None,
+    plots: Annotated[Optional[str], typer.Option("--plots", help="Write PNG and SVG figures into this folder.")] = None,
+    compare_paper: Annotated[bool, typer.Option("--compare-paper", help="Add Sajjad et al.'s published numbers where model, strategy and K match.")] = False,
+) -> None:
+    """Turn run records into a paper-style table (and figures).
+
+    Rows are model x strategy x K, with the dropped layers; columns are each task's main metric
+    (%) as mean ± std (n seeds), the macro average with and without WNLI, the change against the
+    full model (K=0), the share of its score retained, and parameters. "paired Δ" is the mean
+    difference against the full model (or --against), paired by seed, with a 95% bootstrap
+    interval over seeds: an interval that spans 0 is seed noise.
+
+    Examples:
+
+        layerdrop report results/my-sweep
+
+        layerdrop report results/my-sweep --format latex --output table.tex --plots figures/
+
+        layerdrop report results/my-sweep --against top --metric f1
+    """
+    from pathlib import Path
+
+    from layerdrop import report as reports
+    from layerdrop.errors import UsageError
+    from layerdrop.report_format import FORMATS, published, render
+
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown --format '{fmt}'", f"choose one of {', '.join(FORMATS)}")
+    frame = reports.load(paths, metric)
+    reports.check_against(frame, against)
+    rows, tasks = reports.build(frame, against)
+    paper = published() if compare_paper else None
+    if paper is not None and not any(r.model in paper["top"] or r.model in paper["seven_task_mean"] for r in rows):
+        common.err.print("note: the paper has no numbers for these models (it used bert-base, xlnet-base, roberta-base, distilbert-base)",
+                         highlight=False, markup=False)
+    text = render(rows, tasks, fmt, paper)
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(text, encoding="utf-8")
+        common.err.print(f"wrote {output}", highlight=False, markup=False)
+    else:
+        print(text, end="")
+    if plots:
+        from layerdrop.plots import write_plots
+
+        written = write_plots(rows, tasks, frame, plots, metric or "main metric")
+        common.err.print(f"wrote {len(written)} figures to {plots}", highlight=False, markup=False)

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from layerdrop.cli import common
+
+GRID = "Grid"
+RUNNING = "Running"
+
+
+def sweep(
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Model(s), repeatable.", rich_help_panel=GRID)] = None,
+    strategy: Annotated[Optional[list[str]], typer.Option("--strategy", "-s", help="Strategy, repeatable; parameters after commas: alternate,parity=odd.", rich_help_panel=GRID)] = None,
+    k: Annotated[Optional[list[int]], typer.Option("--k", "-k", help="Layers to drop, repeatable. The K=0 baseline is added once per model x task x seed.", rich_help_panel=GRID)] = None,
+    task: Annotated[Optional[list[str]], typer.Option("--task", "-t", help="Task(s), repeatable.", rich_help_panel=GRID)] = None,
+    seed: Annotated[Optional[list[int]], typer.Option("--seed", help="Seed(s), repeatable.", rich_help_panel=GRID)] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Sweep name: results go to <results-dir>/<name>/runs.jsonl.", rich_help_panel=GRID)] = None,
+    config: Annotated[Optional[str], typer.Option("--config", "-c", help="A sweep TOML file (flags given too override its lists).", rich_help_panel=GRID)] = None,
+    train: Annotated[Optional[list[str]], typer.Option("--train", help="Training setting for every cell, key=value, repeatable (e.g. epochs=3, learning_rate=1e-4, data_dir=../glue).", rich_help_panel=GRID)] = None,
+    no_baseline: Annotated[bool, typer.Option("--no-baseline", help="Do not add the K=0 full-model cells.", rich_help_panel=GRID)] = False,
+    results_dir: Annotated[str, typer.Option("--results-dir", help="Folder holding one folder per sweep.", rich_help_panel=RUNNING)] = "results",
+    shard: Annotated[Optional[str], typer.Option("--shard", help="Run shard I of N (I/N): a fixed 1/N of the cells; shards append to the same file safely.", rich_help_panel=RUNNING)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and the layers each drops; run nothing.", rich_help_panel=RUNNING)] = False,
+    force: Annotated[bool, typer.Option("--force", help="Rerun cells already recorded as ok.", rich_help_panel=RUNNING)] = False,
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed cell.", rich_help_panel=RUNNING)] = False,
+    json: common.Json = False,
+) -> None:
+    """Run a grid of models x strategies x K x tasks x seeds, resumably.
+
+    Each cell is one `layerdrop run` (same record). Re-running the same command skips finished
+    cells and reruns failed ones; --shard I/N splits the grid across jobs or GPUs.
+
+    Examples:
+
+        layerdrop sweep --model minilm-l6 --strategy top --strategy bottom --k 1 --k 2 --task rte --task mrpc --seed 1 --seed 2 --seed 3 --name my-sweep
+
+        layerdrop sweep --config sweep.toml --dry-run
+
+        layerdrop sweep --config sweep.toml --shard 2/4
+    """
+    from layerdrop import sweep as sweeps
+    from layerdrop.errors import UsageError
+    from layerdrop.params import parse_pairs
+
+    overrides = {"models": list(model or []), "strategies": list(strategy or []), "k": list(k or []),
+                 "tasks": list(task or []), "seeds": list(seed or [])}
+    shard_spec = sweeps.parse_shard(shard)
+    train_settings = _train_values(parse_pairs(train or []))
+    if config:
+        spec = sweeps.load_toml(config, {**overrides, "name": name})
+        if train_settings:
+            spec = sweeps.SweepConfig(**{**spec.__dict__, "train": {**spec.train, **sweeps._check_train(train_settings, "--train")}})
+    else:
+        if not name:
+            raise UsageError("a sweep needs --name (or --config FILE)", "pass --name my-sweep: results go to results/my-sweep/")
+        spec = sweeps.SweepConfig(
+            name=sweeps.check_name(name), models=tuple(overrides["models"]),
+            strategies=tuple(sweeps.StrategySpec.parse(s) for s in overrides["strategies"]), ks=tuple(overrides["k"]),
+            tasks=tuple(overrides["tasks"]), seeds=tuple(overrides["seeds"]) or (42,), baseline=True,
+            train=sweeps._check_train(train_settings, "--train"),
+        )
+    if no_baseline:
+        spec = sweeps.SweepConfig(**{**spec.__dict__, "baseline": False})
+    layers = sweeps.validate(spec)
+    cells = sweeps.shard_cells(sweeps.expand(spec), shard_spec)
+    results = spec.results_path(results_dir)
+    if dry_run:
+        _print_plan(cells, layers, sweeps.done_ids(results), json)
+        return
+    outcome = sweeps.execute(cells, results, force=force, fail_fast=fail_fast)
+    common.err.print(f"sweep {spec.name}: {outcome.ran} ran, {outcome.skipped} already done, "
+                     f"{len(outcome.failed)} failed; results in {results}", highlight=False, markup=False)
+    if json:
+        common.print_json({"ran": outcome.ran, "skipped": outcome.skipped, "failed": outcome.failed, "results": str(results)})
+    elif outcome.records:
+        common.out.print(common.run_table(outcome.records))
+    if outcome.failed:
+        raise typer.Exit(1)
+
+
+def _train_values(pairs: dict[str, str]) -> dict:
+    import tomllib
+
+    values = {}
+    for key, text in pairs.items():
+        try:  # numbers, booleans and quoted strings as TOML would read them; anything else is a string
+            values[key] = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            values[key] = text
+    return values
+
+
+def _print_plan(cells, layers: dict[str, int], done: set[str], as_json: bool) -> None:
+    from layerdrop import registry
+
+    rows = []
+    for cell in cells:
+        if cell.strategy.startswith("contribution"):
+            dropped = "chosen from scores at run time"
+        else:
+            dropped = common.layers_text(registry.plan(cell.strategy, cell.params).select(layers[cell.model], cell.k).dropped_layers)
+        rows.append({"run_id": cell.run_id, "model": cell.model, "task": cell.task, "strategy": cell.strategy,
+                     "params": list(cell.params), "k": cell.k, "seed": cell.seed, "dropped": dropped, "done": cell.run_id in done})
+    if as_json:
+        common.print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("run id", "model", "task", "strategy", "K", "seed", "dropped", "done", box=None)
+    for r in rows:
+        strategy = r["strategy"] + (f" ({', '.join(r['params'])})" if r["params"] else "")
+        table.add_row(r["run_id"], r["model"], r["task"], strategy, str(r["k"]), str(r["seed"]), r["dropped"], "yes" if r["done"] else "")
+    common.out.print(table)
+    common.out.print(f"{len(rows)} cells, {sum(r['done'] for r in rows)} already done")

@@ -1,0 +1,166 @@
+"""Run records -> the paper-style table: mean ± std over seeds, macro averages, paired CIs.
+
+All numbers are percentages (metric × 100), as in GLUE papers. A row is model × strategy × K;
+the K=0 row of a model is its full-model baseline, whatever strategy name it was recorded under.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from layerdrop import progress, records
+from layerdrop.errors import DataError, UsageError
+
+FULL_MODEL = "full model"
+BOOTSTRAP_RESAMPLES = 10_000
+
+
+def find_runs_files(paths: list[str]) -> list[Path]:
+    """Sweep folders (their runs.jsonl) and runs files; every path must exist."""
+    found = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(path.glob("*.jsonl")) or sorted(path.glob("*/runs.jsonl"))
+            if not files:
+                raise DataError(f"{path} holds no runs file (runs.jsonl)", "pass a sweep folder or a runs file")
+            found.extend(files)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise DataError(f"{path} does not exist", "pass a sweep folder such as results/my-sweep or a runs.jsonl file")
+    return found
+
+
+def strategy_label(record: dict[str, Any]) -> str:
+    """A short, stable name: `top`, `odd-alternate`, `contribution (threshold=0.95)`."""
+    if record["k"] == 0:
+        return FULL_MODEL
+    name, params = record["strategy"], dict(record.get("params") or {})
+    if name == "alternate":
+        return f"{params.pop('parity', 'even')}-alternate"
+    defaults = {"contribution": {"n_examples": 512, "split": "train", "threshold": None}, "random": {"seed": None}}
+    shown = {k: v for k, v in params.items() if defaults.get(name, {}).get(k, object()) != v}
+    if name == "explicit":
+        shown = {}
+    return name + (f" ({', '.join(f'{k}={v}' for k, v in shown.items())})" if shown else "")
+
+
+def load(paths: list[str], metric: str | None = None):
+    """A DataFrame with one row per successful run: model, strategy, k, task, seed, value, ..."""
+    import pandas as pd
+
+    rows = []
+    for path in find_runs_files(paths):
+        for record in records.read(path, warn=progress.log):
+            if record.get("status") != "ok":
+                continue
+            metrics = record.get("metrics") or {}
+            name = metric or record["main_metric"]["name"]
+            if name not in metrics:
+                continue
+            rows.append({
+                "model": record["model"]["name"], "strategy": strategy_label(record), "k": record["k"],
+                "task": record["task"], "seed": record["config"]["seed"], "value": 100.0 * metrics[name],
+                "dropped": ",".join(map(str, record["dropped_layers"])) or "-", "parameters": record.get("parameters_after"),
+                "layer_scores": record.get("layer_scores"), "run_id": record["run_id"],
+            })
+    if not rows:
+        what = f"metric '{metric}'" if metric else "successful runs"
+        raise DataError(f"no {what} in {', '.join(paths)}", "check the path, or run layerdrop run/sweep first")
+    # The same run recorded twice (e.g. --force) counts once: the last record wins.
+    return pd.DataFrame(rows).drop_duplicates("run_id", keep="last").reset_index(drop=True)
+
+
+def bootstrap_ci(diffs: list[float], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the mean of paired differences (resampling seeds)."""
+    import numpy as np
+
+    values = np.asarray(diffs, dtype=float)
+    if len(values) < 2:
+        return (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+@dataclass
+class Row:
+    model: str
+    strategy: str
+    k: int
+    dropped: str
+    tasks: dict[str, tuple[float, float, int]]  # task -> (mean, std, n)
+    macro: float | None
+    macro_no_wnli: float | None
+    parameters: float | None
+    delta: float | None = None
+    retained: float | None = None
+    paired: dict[str, Any] = field(default_factory=dict)  # mean diff, ci, n seeds, against
+
+
+def _per_seed_macro(group, tasks: list[str]) -> dict[int, float]:
+    """Macro average per seed over `tasks`, for seeds that have every task."""
+    by_seed = group.groupby("seed")
+    out = {}
+    for seed, g in by_seed:
+        values = g.groupby("task")["value"].mean()
+        if all(t in values for t in tasks):
+            out[int(seed)] = float(sum(values[t] for t in tasks) / len(tasks))
+    return out
+
+
+def build(frame, against: str | None = None) -> tuple[list[Row], list[str]]:
+    """Aggregate into rows (model, then full model first, then strategies by name, then K)."""
+    tasks = sorted(frame["task"].unique())
+    no_wnli = [t for t in tasks if t != "wnli"] or tasks
+    rows: list[Row] = []
+    macros: dict[tuple, dict[int, float]] = {}
+    for (model, strategy, k), group in frame.groupby(["model", "strategy", "k"], sort=False):
+        stats = {}
+        for task, g in group.groupby("task"):
+            values = g["value"].tolist()
+            std = float(g["value"].std(ddof=1)) if len(values) > 1 else math.nan
+            stats[task] = (float(sum(values) / len(values)), std, len(values))
+        complete = all(t in stats for t in tasks)
+        dropped = group["dropped"].unique()
+        rows.append(Row(
+            model, strategy, int(k), dropped[0] if len(dropped) == 1 else "varies by seed", stats,
+            sum(stats[t][0] for t in tasks) / len(tasks) if complete else None,
+            sum(stats[t][0] for t in no_wnli) / len(no_wnli) if all(t in stats for t in no_wnli) else None,
+            float(group["parameters"].mean()) if group["parameters"].notna().any() else None,
+        ))
+        macros[(model, strategy, int(k))] = _per_seed_macro(group, tasks)
+    order = {FULL_MODEL: ""}
+    rows.sort(key=lambda r: (r.model, order.get(r.strategy, r.strategy), r.k))
+    for row in rows:
+        base = next((r for r in rows if r.model == row.model and r.k == 0), None)
+        if base and base.macro is not None and row.macro is not None:
+            row.delta = row.macro - base.macro
+            row.retained = 100.0 * row.macro / base.macro if base.macro else None
+        if against is None:
+            ref_key = (row.model, FULL_MODEL, 0) if base else None
+        else:
+            ref_key = next(((r.model, r.strategy, r.k) for r in rows
+                            if r.model == row.model and r.k == row.k and r.strategy == against), None)
+        if ref_key and ref_key != (row.model, row.strategy, row.k):
+            mine, ref = macros[(row.model, row.strategy, row.k)], macros[ref_key]
+            seeds = sorted(set(mine) & set(ref))
+            diffs = [mine[s] - ref[s] for s in seeds]
+            if diffs:
+                row.paired = {"against": ref_key[1] if ref_key[2] == 0 or against else ref_key[1], "diff": sum(diffs) / len(diffs),
+                              "ci": bootstrap_ci(diffs), "n": len(diffs)}
+    return rows, tasks
+
+
+def check_against(frame, against: str | None) -> None:
+    if against is not None and against not in set(frame["strategy"]):
+        from layerdrop.errors import did_you_mean
+
+        labels = sorted(set(frame["strategy"]) - {FULL_MODEL})
+        raise UsageError(f"--against '{against}' is not a strategy in these runs{did_you_mean(against, labels)}",
+                         f"choose one of {', '.join(labels)}")

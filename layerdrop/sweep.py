@@ -1,0 +1,272 @@
+"""Sweeps: a grid of models x strategies x K x tasks x seeds, run as resumable cells.
+
+Each cell is a `RunConfig` whose run id is a hash of the config, so re-running a sweep skips
+cells already recorded as `ok` and reruns failed ones. The K=0 baseline (the full model) is one
+cell per model x task x seed, whatever the strategies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from layerdrop import progress, records
+from layerdrop.config import RunConfig
+from layerdrop.errors import LayerdropError, UsageError
+
+# Training settings a sweep passes to every cell: every RunConfig field but the grid axes.
+GRID_FIELDS = {"model", "task", "strategy", "k", "params", "seed"}
+TRAIN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)} - GRID_FIELDS
+BASELINE = ("top", ())  # how the K=0 cell is spelled, so its run id is the same in every sweep
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """One strategy entry of a sweep: a name (or plugin spec) and its parameters."""
+
+    name: str
+    params: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> StrategySpec:
+        """`alternate,parity=odd` -> StrategySpec("alternate", ("parity=odd",))."""
+        name, *params = [part.strip() for part in text.split(",")]
+        return cls(name, tuple(p for p in params if p))
+
+    @property
+    def sets_k(self) -> bool:
+        """Entries with a threshold (or explicit layers) choose K themselves: one cell, no K axis."""
+        return any(p.split("=")[0].strip() in ("threshold", "layers") for p in self.params)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """The grid and the settings every cell shares. Field names match `layerdrop sweep` flags."""
+
+    name: str
+    models: tuple[str, ...]
+    strategies: tuple[StrategySpec, ...]
+    ks: tuple[int, ...]
+    tasks: tuple[str, ...]
+    seeds: tuple[int, ...] = (42,)
+    baseline: bool = True
+    train: dict[str, Any] = field(default_factory=dict)
+
+    def results_path(self, root: str | Path = "results") -> Path:
+        return Path(root) / self.name / "runs.jsonl"
+
+
+def check_name(name: str) -> str:
+    """Sweep names become folder names: no path separators, no `..`."""
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0") or name.startswith("."):
+        raise UsageError(f"sweep name '{name}' is not a plain folder name", "use letters, digits, '-' and '_'")
+    return name
+
+
+def load_toml(path: str | Path, overrides: dict[str, Any] | None = None) -> SweepConfig:
+    """Read a sweep file; unknown keys and wrong types are errors naming the key."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"sweep file {path} does not exist", "check --config") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path} is not valid TOML: {exc}", "fix the file") from None
+    allowed = {"name", "models", "strategies", "k", "tasks", "seeds", "baseline", "train"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise UsageError(f"{path}: unknown key '{unknown[0]}'", f"allowed keys: {', '.join(sorted(allowed))}")
+    data = {**data, **{k: v for k, v in (overrides or {}).items() if v}}
+
+    def listed(key: str, kind: type) -> tuple:
+        value = data.get(key, [])
+        value = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
+            raise UsageError(f"{path}: '{key}' must be a list of {kind.__name__}", f"e.g. {key} = {[kind()] if kind is int else ['...']}")
+        return tuple(value)
+
+    strategies = []
+    for entry in data.get("strategies", []):
+        if isinstance(entry, str):
+            strategies.append(StrategySpec.parse(entry))
+        elif isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            params = entry.get("params", {})
+            if not isinstance(params, dict) or set(entry) - {"name", "params"}:
+                raise UsageError(f"{path}: strategy entry {entry} is malformed", 'write {name = "alternate", params = {parity = "odd"}}')
+            strategies.append(StrategySpec(entry["name"], tuple(f"{k}={_toml_value(v)}" for k, v in params.items())))
+        else:
+            raise UsageError(f"{path}: strategy entry {entry!r} is malformed", 'write "top" or {name = "alternate", params = {parity = "odd"}}')
+    train = data.get("train", {})
+    if not isinstance(train, dict):
+        raise UsageError(f"{path}: [train] must be a table", "write [train] followed by key = value lines")
+    return SweepConfig(
+        name=check_name(str(data.get("name") or path.stem)), models=listed("models", str),
+        strategies=tuple(strategies), ks=listed("k", int), tasks=listed("tasks", str), seeds=listed("seeds", int) or (42,),
+        baseline=bool(data.get("baseline", True)), train=_check_train(train, str(path)),
+    )
+
+
+def _toml_value(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def _check_train(train: dict[str, Any], where: str) -> dict[str, Any]:
+    types = {f.name: f.type for f in dataclasses.fields(RunConfig)}
+    for key, value in train.items():
+        if key not in TRAIN_FIELDS:
+            from layerdrop.errors import did_you_mean
+
+            raise UsageError(f"{where}: unknown training setting '{key}'{did_you_mean(key, TRAIN_FIELDS)}", f"allowed: {', '.join(sorted(TRAIN_FIELDS))}")
+        expected = str(types[key])
+        ok = (("float" in expected and isinstance(value, (int, float))) or ("int" in expected and isinstance(value, int))
+              or ("str" in expected and isinstance(value, str)) or ("bool" in expected and isinstance(value, bool))
+              or ("tuple" in expected and isinstance(value, list)))
+        if isinstance(value, bool) and "bool" not in expected:
+            ok = False
+        if not ok:
+            raise UsageError(f"{where}: training setting '{key}' = {value!r} has the wrong type", f"expected {expected}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in train.items()}
+
+
+def expand(sweep: SweepConfig) -> list[RunConfig]:
+    """Every cell of the grid, in a fixed order (model, task, seed, baseline, strategy, K)."""
+    cells: list[RunConfig] = []
+    for model in sweep.models:
+        for task in sweep.tasks:
+            for seed in sweep.seeds:
+                base = dict(model=model, task=task, seed=seed, **sweep.train)
+                if sweep.baseline:
+                    cells.append(RunConfig(strategy=BASELINE[0], params=BASELINE[1], k=0, **base))
+                for spec in sweep.strategies:
+                    for k in (None,) if spec.sets_k else sweep.ks:
+                        if k == 0:
+                            continue  # the baseline cell covers it
+                        cells.append(RunConfig(strategy=spec.name, params=spec.params, k=k, **base))
+    seen, unique = set(), []
+    for cell in cells:
+        if cell.run_id not in seen:
+            seen.add(cell.run_id)
+            unique.append(cell)
+    return unique
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """`"2/4"` -> (2, 4); cells i with i % N == I - 1 belong to shard I."""
+    if text is None:
+        return None
+    try:
+        index, total = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise UsageError(f"malformed --shard '{text}'", "write I/N, e.g. --shard 1/4") from None
+    if total < 1 or not 1 <= index <= total:
+        raise UsageError(f"--shard {text} is outside 1..N", f"choose I between 1 and {max(total, 1)}")
+    return index, total
+
+
+def shard_cells(cells: list[RunConfig], shard: tuple[int, int] | None) -> list[RunConfig]:
+    if shard is None:
+        return cells
+    index, total = shard
+    return [cell for i, cell in enumerate(cells) if i % total == index - 1]
+
+
+def done_ids(results: Path) -> set[str]:
+    """Run ids already recorded as ok (failed and interrupted ones are rerun)."""
+    if not results.is_file():
+        return set()
+    return {r["run_id"] for r in records.read(results, warn=progress.log) if r.get("status") == "ok"}
+
+
+def validate(sweep: SweepConfig) -> dict[str, int]:
+    """Check every model, task and strategy before anything runs; report all problems at once.
+
+    Returns:
+        model name -> number of layers (read from configs only).
+    """
+    from layerdrop import models, registry
+    from layerdrop.architectures import n_layers_of
+    from layerdrop.tasks import get_task
+
+    problems: list[str] = []
+    if not sweep.models or not sweep.tasks or not (sweep.strategies or sweep.baseline):
+        problems.append("a sweep needs at least one model, one task and one strategy")
+    if sweep.strategies and not sweep.ks and not all(s.sets_k for s in sweep.strategies):
+        problems.append("no K values: pass --k (repeatable) or k = [...]")
+    if any(k < 0 for k in sweep.ks):
+        problems.append(f"negative K in {list(sweep.ks)}")
+    for task in sweep.tasks:
+        if sweep.train.get("train_file") is None:
+            try:
+                get_task(task)
+            except LayerdropError as exc:
+                problems.append(str(exc).rstrip("."))
+    valid_specs = []
+    for spec in sweep.strategies:
+        try:
+            registry.plan(spec.name, spec.params)
+            valid_specs.append(spec)
+        except LayerdropError as exc:
+            problems.append(str(exc).rstrip("."))
+    layers: dict[str, int] = {}
+    for model in sweep.models:
+        try:
+            layers[model] = n_layers_of(models.load_config(models.resolve(model), sweep.train.get("trust_remote_code", False)))
+        except LayerdropError as exc:
+            problems.append(str(exc).rstrip("."))
+    try:
+        RunConfig(model="m", task="t", **sweep.train).validate()
+    except LayerdropError as exc:
+        problems.append(str(exc).rstrip("."))
+    for model, n in layers.items():
+        for spec in valid_specs:
+            for k in () if spec.sets_k else sweep.ks:
+                try:
+                    if k and not spec.name.startswith("contribution"):
+                        registry.plan(spec.name, spec.params).select(n, k)
+                    elif k >= n:
+                        registry.plan("top").select(n, k)
+                except LayerdropError as exc:
+                    problems.append(f"{model}: {str(exc).rstrip('.')}")
+    if problems:
+        unique = list(dict.fromkeys(problems))
+        raise UsageError(f"the sweep has {len(unique)} problem(s): " + " | ".join(unique), "fix them; nothing has run")
+    return layers
+
+
+@dataclass
+class SweepOutcome:
+    ran: int = 0
+    skipped: int = 0
+    failed: list[str] = field(default_factory=list)
+    records: list[dict] = field(default_factory=list)
+
+
+def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fast: bool = False) -> SweepOutcome:
+    """Run the cells not yet done, sharing loaded models and tokenized data across them."""
+    from layerdrop.resources import Resources
+    from layerdrop.runner import run
+
+    records.check_writable(results)
+    done = set() if force else done_ids(results)
+    todo = [cell for cell in cells if cell.run_id not in done]
+    outcome = SweepOutcome(skipped=len(cells) - len(todo))
+    if outcome.skipped:
+        progress.log(f"{outcome.skipped} of {len(cells)} cells already done; running {len(todo)}")
+    resources = Resources()  # one per process: each model loaded once, each task tokenized once
+    with progress.bar("sweep", len(todo)) as update:
+        for cell in todo:
+            label = f"{cell.model} {cell.task} {cell.strategy}{list(cell.params) or ''} k={cell.k} seed={cell.seed}"
+            update(0, info=label)
+            try:
+                outcome.records.append(run(cell, results=results, resources=resources))
+                outcome.ran += 1
+            except LayerdropError as exc:
+                outcome.failed.append(f"{label}: {exc}")
+                progress.log(f"cell failed: {label}: {exc}")
+                if fail_fast:
+                    break
+            update(1)
+    return outcome

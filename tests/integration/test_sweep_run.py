@@ -1,0 +1,106 @@
+"""Sweeps end to end on a tiny model: resume after a kill, shards, failures, dry runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.glue_fixtures import write_glue
+from tests.helpers import assert_clean_error, run_cli, tiny_model_dir
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    model = tiny_model_dir(root / "tiny", "bert", n_layers=4)
+    glue = write_glue(root / "glue")
+    return model, glue
+
+
+def grid_args(model: Path, glue: Path, results: Path, *extra: str) -> list[str]:
+    return ["sweep", "--model", str(model), "--strategy", "top", "--strategy", "alternate,parity=odd",
+            "--k", "1", "--k", "2", "--task", "rte", "--task", "mrpc", "--seed", "1", "--seed", "2",
+            "--name", "s", "--results-dir", str(results), "--train", f"data_dir={glue}", "--train", "epochs=1",
+            "--train", "batch_size=2", *extra]
+
+
+def read(results: Path) -> list[dict]:
+    path = results / "s" / "runs.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+N_CELLS = 2 * 2 * (1 + 2 * 2)  # tasks x seeds x (baseline + strategies x K)
+
+
+def test_dry_run_lists_cells_with_layers(setup, tmp_path):
+    model, glue = setup
+    result = run_cli(*grid_args(model, glue, tmp_path, "--dry-run", "--json"))
+    assert result.returncode == 0, result.stderr
+    cells = json.loads(result.stdout)
+    assert len(cells) == N_CELLS and not any(c["done"] for c in cells)
+    assert {(c["strategy"], c["k"], c["dropped"]) for c in cells} == {
+        ("top", 0, "-"), ("top", 1, "3"), ("top", 2, "2,3"), ("alternate", 1, "2"), ("alternate", 2, "0,2")}
+    assert not (tmp_path / "s").exists()
+
+
+def test_killed_sweep_resumes_with_every_cell_once(setup, tmp_path):
+    model, glue = setup
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LAYERDROP_NO_PROGRESS": "1"}
+    for kill_after in (2, 7):  # kill at two different points
+        proc = subprocess.Popen([sys.executable, "-m", "layerdrop", *grid_args(model, glue, tmp_path)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while len(read(tmp_path)) < kill_after and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    before = len(read(tmp_path))
+    assert before < N_CELLS, "the kills came too late to test resuming"
+    result = run_cli(*grid_args(model, glue, tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert f"{before} of {N_CELLS} cells already done" in result.stderr
+    counts = Counter(r["run_id"] for r in read(tmp_path) if r["status"] == "ok")
+    assert len(counts) == N_CELLS and set(counts.values()) == {1}
+    again = run_cli(*grid_args(model, glue, tmp_path))
+    assert f"{N_CELLS} of {N_CELLS} cells already done" in again.stderr and len(read(tmp_path)) == len(counts)
+
+
+def test_shards_split_the_grid_and_share_one_file(setup, tmp_path):
+    model, glue = setup
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LAYERDROP_NO_PROGRESS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-m", "layerdrop", *grid_args(model, glue, tmp_path, "--shard", f"{i}/3")],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in (1, 2, 3)]
+    for proc in procs:
+        assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    records = read(tmp_path)
+    assert len(records) == N_CELLS and len({r["run_id"] for r in records}) == N_CELLS
+
+
+def test_failed_cell_is_recorded_and_sweep_goes_on(setup, tmp_path):
+    model, glue = setup
+    args = ["sweep", "--model", str(model), "--strategy", "top", "--k", "1", "--task", "rte", "--seed", "1", "--seed", "2",
+            "--name", "s", "--results-dir", str(tmp_path), "--train", f"data_dir={glue}", "--train", "batch_size=2",
+            "--train", "learning_rate=1e30", "--train", "max_grad_norm=0", "--train", "epochs=3"]
+    result = run_cli(*args)
+    assert result.returncode == 1, result.stderr
+    statuses = Counter(r["status"] for r in read(tmp_path))
+    assert statuses["failed"] >= 2 and "failed" in result.stderr  # every non-finite cell recorded, sweep went on
+    fast = run_cli(*args, "--fail-fast")
+    assert fast.returncode == 1
+    assert sum(r["status"] == "failed" for r in read(tmp_path)) == statuses["failed"] + 1  # reran failed, stopped at the first
+
+
+def test_all_bad_names_reported_at_once(setup, tmp_path):
+    model, _ = setup
+    result = run_cli("sweep", "--model", str(model), "--model", "./missing-model", "--strategy", "topp", "--strategy", "top",
+                     "--k", "1", "--k", "9", "--task", "rtee", "--name", "s", "--results-dir", str(tmp_path))
+    line = assert_clean_error(result, 2, "problem(s)", "'topp'", "'rtee'", "missing-model", "--k 9")
+    assert "nothing has run" in line and not (tmp_path / "s").exists()

@@ -1,0 +1,175 @@
+"""The report: hand-computed means, stds and intervals on a synthetic runs file; every format."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+
+import pytest
+
+from layerdrop import records, report
+from layerdrop.report_format import FORMATS, render
+from tests.helpers import assert_clean_error, run_cli
+
+
+def rec(task, k, seed, value, strategy="top", params=None, dropped=None, model="m", status="ok", scores=None, f1=None):
+    metrics = {"accuracy": value}
+    main = "accuracy"
+    if f1 is not None:
+        metrics.update(f1=f1, acc_and_f1=(value + f1) / 2)
+        main = "acc_and_f1"
+    return {"run_id": f"{model}-{task}-{strategy}-{k}-{seed}-{params}", "status": status, "model": {"name": model},
+            "task": task, "k": k, "strategy": strategy, "params": params or {}, "config": {"seed": seed},
+            "dropped_layers": dropped if dropped is not None else list(range(6 - k, 6)), "parameters_after": 1e6 * (6 - k),
+            "metrics": metrics, "main_metric": {"name": main, "value": metrics[main]}, "layer_scores": scores}
+
+
+@pytest.fixture
+def runs(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    rows = [
+        # full model: rte 0.60, 0.62; sst2 0.90, 0.92 -> means 61, 91; macro per seed 75, 77 -> 76
+        rec("rte", 0, 1, 0.60), rec("rte", 0, 2, 0.62), rec("sst2", 0, 1, 0.90), rec("sst2", 0, 2, 0.92),
+        # top K=2: rte 0.58, 0.58; sst2 0.88, 0.86 -> means 58, 87; macro per seed 73, 72 -> 72.5
+        rec("rte", 2, 1, 0.58), rec("rte", 2, 2, 0.58), rec("sst2", 2, 1, 0.88), rec("sst2", 2, 2, 0.86),
+        # odd-alternate K=2: one seed only on rte
+        rec("rte", 2, 1, 0.50, "alternate", {"parity": "odd"}, [2, 4]),
+        rec("rte", 2, 2, 0.99, status="failed"),  # failed runs never count
+    ]
+    for r in rows:
+        records.append(path, r)
+    return path
+
+
+def test_hand_computed_table(runs):
+    rows, tasks = report.build(report.load([str(runs)]))
+    assert tasks == ["rte", "sst2"]
+    by = {(r.strategy, r.k): r for r in rows}
+    full, top = by[("full model", 0)], by[("top", 2)]
+    assert full.tasks["rte"][0] == pytest.approx(61.0) and full.tasks["rte"][2] == 2
+    assert full.tasks["rte"][1] == pytest.approx(math.sqrt(2.0))  # sample std of 60, 62
+    assert top.tasks["sst2"][0] == pytest.approx(87.0) and top.tasks["sst2"][1] == pytest.approx(math.sqrt(2.0))
+    assert full.macro == pytest.approx(76.0) and top.macro == pytest.approx(72.5)
+    assert top.delta == pytest.approx(-3.5)
+    assert top.retained == pytest.approx(100 * 72.5 / 76.0)
+    # Paired by seed: seed 1 73-75 = -2, seed 2 72-77 = -5. Resampling two seeds gives means of
+    # -2, -3.5 or -5, so the 95% percentile interval is exactly [-5, -2].
+    assert top.paired["diff"] == pytest.approx(-3.5) and top.paired["n"] == 2
+    assert top.paired["ci"] == (pytest.approx(-5.0), pytest.approx(-2.0))
+    odd = by[("odd-alternate", 2)]
+    assert odd.dropped == "2,4" and odd.macro is None and math.isnan(odd.tasks["rte"][1])
+    assert [r.strategy for r in rows] == ["full model", "odd-alternate", "top"]
+
+
+def test_bootstrap_interval_contains_the_mean_and_is_seeded():
+    diffs = [1.0, -0.5, 2.0, 0.3, 1.1]
+    low, high = report.bootstrap_ci(diffs)
+    assert low < sum(diffs) / len(diffs) < high
+    assert report.bootstrap_ci(diffs) == (low, high)
+    assert all(math.isnan(x) for x in report.bootstrap_ci([1.0]))
+
+
+def test_against_another_strategy(runs, tmp_path):
+    records.append(runs, rec("sst2", 2, 1, 0.80, "bottom", dropped=[0, 1]))
+    records.append(runs, rec("rte", 2, 1, 0.55, "bottom", dropped=[0, 1]))
+    rows, _ = report.build(report.load([str(runs)]), against="top")
+    bottom = next(r for r in rows if r.strategy == "bottom")
+    # seed 1: bottom macro (55+80)/2 = 67.5, top macro 73 -> -5.5, one seed: no interval
+    assert bottom.paired["diff"] == pytest.approx(-5.5) and bottom.paired["against"] == "top"
+
+
+def test_sub_metric(tmp_path):
+    path = tmp_path / "r.jsonl"
+    for seed, (acc, f1) in enumerate([(0.7, 0.8), (0.72, 0.84)], start=1):
+        records.append(path, rec("mrpc", 0, seed, acc, f1=f1))
+    rows, _ = report.build(report.load([str(path)], metric="f1"))
+    assert rows[0].tasks["mrpc"][0] == pytest.approx(82.0)
+    main, _ = report.build(report.load([str(path)]))
+    assert main[0].tasks["mrpc"][0] == pytest.approx(76.5)  # mean of (75, 78)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_round_trips(runs, tmp_path, fmt):
+    out = tmp_path / f"table.{fmt}"
+    result = run_cli("report", str(runs.parent), "--format", fmt, "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    if fmt == "json":
+        data = json.loads(text)
+        top = next(r for r in data if r["strategy"] == "top")
+        assert top["sst2 mean"] == pytest.approx(87.0) and top["paired ci low"] == pytest.approx(-5.0)
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert float(next(r for r in rows if r["strategy"] == "top")["macro"]) == pytest.approx(72.5)
+    elif fmt == "md":
+        lines = [line for line in text.splitlines() if line.startswith("| m |")]
+        assert len(lines) == 3 and "87.00 ± 1.41 (2)" in text and "72.50" in text
+    elif fmt == "html":
+        from html.parser import HTMLParser
+
+        class Cells(HTMLParser):
+            rows: list = []
+
+            def handle_starttag(self, tag, attrs):
+                if tag == "tr":
+                    self.rows.append([])
+
+            def handle_data(self, data):
+                if self.rows and data.strip():
+                    self.rows[-1].append(data.strip())
+
+        parser = Cells()
+        parser.feed(text)
+        header, *body = parser.rows
+        assert [row[header.index("strategy")] for row in body] == ["full model", "odd-alternate", "top"]
+    else:  # latex
+        assert text.startswith("\\begin{tabular}") and "87.00 $\\pm$ 1.41 (2)" in text and text.count("\\\\") == 4
+
+
+def test_plots_written_and_non_empty(runs, tmp_path):
+    records.append(runs, rec("rte", 1, 1, 0.59, "contribution", dropped=[3], scores=[0.9, 0.95, 0.97, 0.99, 0.93, 0.92]))
+    out = tmp_path / "figs"
+    result = run_cli("report", str(runs), "--plots", str(out))
+    assert result.returncode == 0, result.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(f"m-{kind}.{ext}" for kind in ("macro-vs-k", "tasks-vs-k", "contribution-scores") for ext in ("png", "svg"))
+    for path in out.iterdir():
+        assert path.stat().st_size > 5000
+        if path.suffix == ".png":
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_paper_adds_published_numbers(tmp_path):
+    path = tmp_path / "r.jsonl"
+    records.append(path, rec("sst2", 0, 1, 0.92, model="bert-base"))
+    records.append(path, rec("sst2", 4, 1, 0.90, model="bert-base", dropped=[8, 9, 10, 11]))
+    data = json.loads(run_cli("report", str(path), "--compare-paper", "--format", "json").stdout)
+    top4 = next(r for r in data if r["k"] == 4)
+    assert top4["paper sst2"] == 90.60 and top4["paper 7-task mean"] == 84.19
+
+
+def test_torn_line_is_reported_and_skipped(runs):
+    with runs.open("a") as f:
+        f.write('{"run_id": "torn", "sta')
+    result = run_cli("report", str(runs), "--format", "json")
+    assert result.returncode == 0
+    assert f"{runs}:11" in result.stderr and "torn" in result.stderr
+    assert len(json.loads(result.stdout)) == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["/no/such/folder"], "does not exist"),
+        (["EMPTY_DIR"], "holds no runs file"),
+        (["RUNS", "--format", "docx"], "unknown --format"),
+        (["RUNS", "--metric", "bleu"], "no metric 'bleu'"),
+        (["RUNS", "--against", "topp"], "did you mean 'top'"),
+    ],
+)
+def test_report_bad_input(runs, tmp_path, args, message):
+    (tmp_path / "empty").mkdir()
+    args = [str(runs) if a == "RUNS" else str(tmp_path / "empty") if a == "EMPTY_DIR" else a for a in args]
+    assert_clean_error(run_cli("report", *args), 2, message)
