@@ -10,7 +10,7 @@ import math
 import pytest
 
 from layerdrop import records, report
-from layerdrop.report_format import FORMATS, render
+from layerdrop.report_format import FORMATS
 from tests.helpers import assert_clean_error, run_cli
 
 
