@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from layerdrop.errors import DataError, UsageError
+from layerdrop.errors import DataError, RunFailed, UsageError
 
 SCHEMA_VERSION = 1
 DEFAULT_RESULTS = "results/runs.jsonl"
@@ -71,12 +71,20 @@ def append(path: str | Path, record: dict[str, Any]) -> None:
                 f.seek(-1, os.SEEK_END)
                 if f.read(1) != b"\n":
                     prefix = "\n"
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        data = (prefix + line).encode()
         try:
-            os.write(fd, (prefix + line).encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                written = os.write(fd, data)
+                if written != len(data):  # a short write (disk full): undo it, never leave half a line
+                    os.ftruncate(fd, os.fstat(fd).st_size - written)
+                    raise OSError(28, "No space left on device")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise RunFailed(f"could not write the run record to {path}: {exc.strerror or exc}",
+                            "free space or choose another --results; the run's outcome is lost") from exc
 
 
 def read(path: str | Path, warn=None) -> Iterator[dict[str, Any]]:

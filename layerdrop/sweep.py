@@ -255,18 +255,27 @@ def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fas
     outcome = SweepOutcome(skipped=len(cells) - len(todo))
     if outcome.skipped:
         progress.log(f"{outcome.skipped} of {len(cells)} cells already done; running {len(todo)}")
+    from layerdrop.claims import claim
+
     resources = Resources()  # one per process: each model loaded once, each task tokenized once
+    claims = results.parent / "claims"
     with progress.bar("sweep", len(todo)) as update:
         for cell in todo:
             label = f"{cell.model} {cell.task} {cell.strategy}{list(cell.params) or ''} k={cell.k} seed={cell.seed}"
             update(0, info=label)
-            try:
-                outcome.records.append(run(cell, results=results, resources=resources))
-                outcome.ran += 1
-            except LayerdropError as exc:
-                outcome.failed.append(f"{label}: {exc}")
-                progress.log(f"cell failed: {label}: {exc}")
-                if fail_fast:
-                    break
+            with claim(claims, cell.run_id) as mine:
+                # Another process may hold this cell, or have finished it since we looked.
+                if not mine or (not force and cell.run_id in done_ids(results)):
+                    outcome.skipped += 1
+                    update(1)
+                    continue
+                try:
+                    outcome.records.append(run(cell, results=results, resources=resources))
+                    outcome.ran += 1
+                except LayerdropError as exc:
+                    outcome.failed.append(f"{label}: {exc}")
+                    progress.log(f"cell failed: {label}: {exc}")
+                    if fail_fast:
+                        break
             update(1)
     return outcome

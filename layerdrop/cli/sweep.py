@@ -69,6 +69,10 @@ def sweep(
     if dry_run:
         _print_plan(cells, layers, sweeps.done_ids(results), json)
         return
+    import signal
+
+    # Schedulers send SIGTERM before killing: record the running cell as interrupted, exit 130.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     outcome = sweeps.execute(cells, results, force=force, fail_fast=fail_fast)
     common.err.print(f"sweep {spec.name}: {outcome.ran} ran, {outcome.skipped} already done, "
                      f"{len(outcome.failed)} failed; results in {results}", highlight=False, markup=False)

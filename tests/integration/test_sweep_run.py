@@ -54,7 +54,7 @@ def test_dry_run_lists_cells_with_layers(setup, tmp_path):
 def test_killed_sweep_resumes_with_every_cell_once(setup, tmp_path):
     model, glue = setup
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "LAYERDROP_NO_PROGRESS": "1"}
-    for kill_after in (2, 7):  # kill at two different points
+    for kill_after in (1, 3, 6, 9, 13):  # SIGKILL at five different points of the sweep
         proc = subprocess.Popen([sys.executable, "-m", "layerdrop", *grid_args(model, glue, tmp_path)], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 120
