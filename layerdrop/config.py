@@ -98,6 +98,16 @@ class RunConfig:
     precision: str = "fp32"
     trust_remote_code: bool = False
 
+    def __post_init__(self) -> None:
+        # The same experiment must hash the same whether it came from flags (epochs=2.0) or a
+        # TOML file (epochs = 2) or Python (params as a list): normalise types before hashing.
+        for name in ("epochs", "learning_rate", "weight_decay", "warmup_ratio", "max_grad_norm"):
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, name, float(value))
+        for name in ("params", "text_columns"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
     def drop_config(self) -> DropConfig:
         """The layer-choosing part of this run."""
         return DropConfig(self.model, self.strategy, self.k, self.params, self.seed, self.trust_remote_code)
