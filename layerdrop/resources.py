@@ -67,16 +67,22 @@ class Resources:
         The full split is tokenized once per (tokenizer, data, max length); each seed's
         subsample is then picked by index, so a sweep over seeds tokenizes each task once.
         """
-        from layerdrop.batching import encode, subset
+        from layerdrop.batching import subset
         from layerdrop.data import subsample_indices
 
-        source_key = task_key[:-3]  # task_key = (*source_key, max_train, max_eval, seed)
-        raw = self._cache[source_key][split] if source_key[0] == "glue" else self._cache[source_key][1][split]
-        full = self._get(("encoded", source.location, source_key, split, cfg.max_seq_length),
-                         lambda: encode(self.tokenizer(source, cfg.trust_remote_code), raw, cfg.max_seq_length))
+        full = self.encoded_full(cfg, source, task_key, split)
         n = cfg.max_train_samples if split == "train" else cfg.max_eval_samples
         keep = subsample_indices(len(full), n, cfg.seed)
         return full if keep is None else subset(full, keep)
+
+    def encoded_full(self, cfg: RunConfig, source, task_key: tuple, split: str):
+        """The whole split, before any subsampling, tokenized once."""
+        from layerdrop.batching import encode
+
+        source_key = task_key[:-3]  # task_key = (*source_key, max_train, max_eval, seed)
+        raw = self._cache[source_key][split] if source_key[0] == "glue" else self._cache[source_key][1][split]
+        return self._get(("encoded", source.location, source_key, split, cfg.max_seq_length),
+                         lambda: encode(self.tokenizer(source, cfg.trust_remote_code), raw, cfg.max_seq_length))
 
     def _pristine(self, cfg: RunConfig, source, task):
         def make():
@@ -113,10 +119,12 @@ class Resources:
 
         def make():
             task = self._task_of(cfg)
-            if split != "train" and split not in task.eval_splits:
+            if split not in ("train", "validation", *task.eval_splits):
                 raise UsageError(f"--param split={split} is not a split of task {task.name}", f"choose train or {task.eval_splits[0]}")
             name = "train" if split == "train" else (task.eval_splits[0] if split == "validation" else split)
-            encoded = self.encoded(cfg, source, task_key, name)
+            # The full split, not this seed's --max-train-samples subset: every seed (and `plan`)
+            # scores the same examples and so drops the same layers.
+            encoded = self.encoded_full(cfg, source, task_key, name)
             picked = sorted(random.Random(seed).sample(range(len(encoded)), min(n_examples, len(encoded))))
             model = self._pristine(cfg, source, task)
             device = self.accelerator(cfg).device
@@ -133,7 +141,7 @@ class Resources:
 
                 return layer_similarities(model, inputs(), summary)
 
-        return self._get(("scores", source.location, task_key, n_examples, split, seed), make)
+        return self._get(("scores", source.location, task_key[:-3], cfg.max_seq_length, n_examples, split, seed), make)
 
     def _task_of(self, cfg: RunConfig):
         return self.task_data(cfg)[0]

@@ -77,6 +77,7 @@ def run(
     )
     # Schedulers send SIGTERM before killing: treat it like Ctrl-C so the run is recorded.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
     record = run_experiment(cfg, results=results, save_model=save_model, overwrite=overwrite)
     if json:
         common.print_json(record)

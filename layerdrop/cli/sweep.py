@@ -73,6 +73,7 @@ def sweep(
 
     # Schedulers send SIGTERM before killing: record the running cell as interrupted, exit 130.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
     outcome = sweeps.execute(cells, results, force=force, fail_fast=fail_fast)
     common.err.print(f"sweep {spec.name}: {outcome.ran} ran, {outcome.skipped} already done, "
                      f"{len(outcome.failed)} failed; results in {results}", highlight=False, markup=False)
