@@ -56,15 +56,15 @@ def claim(folder: Path, run_id: str, stale_after: float = STALE_AFTER_S) -> Iter
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{run_id}.claim"
     owned = _create(path)
-    if not owned and _is_stale(path, stale_after):
-        # Take over atomically: rename the stale claim away; only one taker's rename succeeds.
-        grave = path.with_suffix(f".stale-{os.getpid()}")
-        try:
-            os.rename(path, grave)
-            grave.unlink(missing_ok=True)
-            owned = _create(path)
-        except FileNotFoundError:
-            owned = False
+    if not owned:
+        from filelock import FileLock
+
+        # Check and take over under a lock, so two takers cannot both judge the same claim stale
+        # and the second remove the first's fresh one.
+        with FileLock(str(folder / f"{run_id}.takeover.lock")):
+            if _is_stale(path, stale_after):
+                path.unlink(missing_ok=True)
+                owned = _create(path)
     if not owned:
         yield False
         return

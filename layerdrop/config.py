@@ -105,8 +105,17 @@ class RunConfig:
             value = getattr(self, name)
             if isinstance(value, int) and not isinstance(value, bool):
                 object.__setattr__(self, name, float(value))
-        for name in ("params", "text_columns"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
+        columns = self.text_columns
+        if isinstance(columns, str):  # "sentence1,sentence2" from a TOML or --train value
+            columns = [c.strip() for c in columns.split(",") if c.strip()]
+        object.__setattr__(self, "text_columns", tuple(columns))
+        # Parameters in a canonical spelling and order: `--param b=2 --param a=1` is the same
+        # experiment as `--param a=1 --param b=2`.
+        canonical = []
+        for item in self.params:
+            key, sep, value = str(item).partition("=")
+            canonical.append(f"{key.strip().replace('-', '_')}{sep}{value.strip()}")
+        object.__setattr__(self, "params", tuple(sorted(canonical)))
 
     def drop_config(self) -> DropConfig:
         """The layer-choosing part of this run."""

@@ -114,16 +114,18 @@ def load_kwargs(source: ModelSource, trust_remote_code: bool = False) -> dict:
     kwargs = {"trust_remote_code": trust_remote_code}
     if source.is_local:
         return kwargs
-    if _in_cache(source.location):
-        return {**kwargs, "local_files_only": True}
+    cached = _in_cache(source.location)
+    reachable = not _offline() and _hub_reachable()
+    if cached and not reachable:
+        return {**kwargs, "local_files_only": True}  # a warm cache needs no network
+    if cached or reachable:
+        return kwargs  # online: transformers fetches whatever the cache still lacks (weights, tokenizer)
     why = "HF_HUB_OFFLINE=1 is set" if _offline() else "the Hugging Face hub cannot be reached"
-    if _offline() or not _hub_reachable():
-        raise ModelError(
-            f"model '{source.name}' ({source.location}) is not in the local cache and {why}",
-            f"download it where there is internet (`hf download {source.location}`) and copy the "
-            "cache, or pass a local model folder with --model DIR",
-        )
-    return kwargs
+    raise ModelError(
+        f"model '{source.name}' ({source.location}) is not in the local cache and {why}",
+        f"download it where there is internet (`hf download {source.location}`) and copy the "
+        "cache, or pass a local model folder with --model DIR",
+    )
 
 
 def load_config(source: ModelSource, trust_remote_code: bool = False):

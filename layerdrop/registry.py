@@ -22,7 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from layerdrop.errors import UsageError, unknown_name
+from layerdrop.errors import LayerdropError, UsageError, unknown_name
 from layerdrop.params import bind_params, check_contract, parse_pairs
 from layerdrop.strategy import Selection, SelectionContext
 
@@ -188,7 +188,12 @@ class Plan:
             raise UsageError(f"strategy '{name}' needs --k", "pass --k N, the number of layers to drop")
         if k == 0 and not self.sets_k:
             return Selection(name, self.params, n_layers, ())
-        raw = self.fn(n_layers, k, ctx, **self.params)
+        try:
+            raw = self.fn(n_layers, k, ctx, **self.params)
+        except LayerdropError:
+            raise
+        except Exception as exc:  # a bug in (plugin) strategy code: one line, not a traceback
+            raise UsageError(f"strategy '{name}' raised {type(exc).__name__}: {exc}", "fix the strategy") from exc
         try:
             indices = [int(i) for i in raw]
             ok = all(not isinstance(i, bool) and int(i) == i for i in raw)

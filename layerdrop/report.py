@@ -44,8 +44,8 @@ def strategy_label(record: dict[str, Any]) -> str:
         return f"{params.pop('parity', 'even')}-alternate"
     defaults = {"contribution": {"n_examples": 512, "split": "train", "threshold": None}, "random": {"seed": None}}
     shown = {k: v for k, v in params.items() if defaults.get(name, {}).get(k, object()) != v}
-    if name == "explicit":
-        shown = {}
+    if name == "explicit":  # the layers are the strategy: different lists are different rows
+        return f"explicit ({','.join(map(str, record['dropped_layers']))})"
     return name + (f" ({', '.join(f'{k}={v}' for k, v in shown.items())})" if shown else "")
 
 
@@ -67,12 +67,29 @@ def load(paths: list[str], metric: str | None = None):
                 "task": record["task"], "seed": record["config"]["seed"], "value": 100.0 * metrics[name],
                 "dropped": ",".join(map(str, record["dropped_layers"])) or "-", "parameters": record.get("parameters_after"),
                 "layer_scores": record.get("layer_scores"), "run_id": record["run_id"],
+                "setting": _setting(record.get("config", {})),
             })
     if not rows:
         what = f"metric '{metric}'" if metric else "successful runs"
         raise DataError(f"no {what} in {', '.join(paths)}", "check the path, or run layerdrop run/sweep first")
     # The same run recorded twice (e.g. --force) counts once: the last record wins.
-    return pd.DataFrame(rows).drop_duplicates("run_id", keep="last").reset_index(drop=True)
+    frame = pd.DataFrame(rows).drop_duplicates("run_id", keep="last").reset_index(drop=True)
+    mixed = frame.groupby(["model", "strategy", "k", "task"])["setting"].nunique()
+    if (mixed > 1).any():
+        model, strategy, k, task = mixed[mixed > 1].index[0]
+        progress.log(f"warning: runs with different training settings share rows (e.g. {model} {strategy} K={k} {task}); "
+                     "their numbers are pooled as if they were seeds: report one setting at a time")
+    return frame
+
+
+# Config fields that make two runs different experiments beyond the table's own axes.
+_AXES = {"model", "task", "strategy", "k", "params", "seed", "data_dir", "device", "trust_remote_code", "eval_batch_size"}
+
+
+def _setting(config: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps({k: v for k, v in sorted(config.items()) if k not in _AXES}, default=str)
 
 
 def bootstrap_ci(diffs: list[float], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float]:
@@ -152,7 +169,7 @@ def build(frame, against: str | None = None) -> tuple[list[Row], list[str]]:
             seeds = sorted(set(mine) & set(ref))
             diffs = [mine[s] - ref[s] for s in seeds]
             if diffs:
-                row.paired = {"against": ref_key[1] if ref_key[2] == 0 or against else ref_key[1], "diff": sum(diffs) / len(diffs),
+                row.paired = {"against": ref_key[1], "diff": sum(diffs) / len(diffs),
                               "ci": bootstrap_ci(diffs), "n": len(diffs)}
     return rows, tasks
 

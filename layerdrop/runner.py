@@ -16,7 +16,7 @@ from layerdrop import models, progress, records, registry
 from layerdrop.architectures import family_of, n_layers_of
 from layerdrop.config import RunConfig, config_dict
 from layerdrop.dropping import provenance, select_layers
-from layerdrop.errors import LayerdropError, RunFailed, UsageError
+from layerdrop.errors import LayerdropError, RunFailed
 from layerdrop.resources import Resources
 from layerdrop.tasks import get_task
 
@@ -121,14 +121,11 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
         metrics = compute_metrics(task, outputs)
         record.update(eval_seconds=round(time.perf_counter() - t_eval, 3), metrics=metrics,
                       main_metric={"name": task.main_metric, "value": metrics[task.main_metric]})
-        if save_model is not None:
+        if save_model is not None and accelerator.is_main_process:
             _save(accelerator.unwrap_model(model), res.tokenizer(source, cfg.trust_remote_code), save_model, cfg, task)
         record["status"] = "ok"
     except KeyboardInterrupt:
         record.update(status="interrupted", error="interrupted (SIGINT/SIGTERM)")
-        raise
-    except UsageError as exc:
-        record.update(status="failed", error=str(exc))
         raise
     except LayerdropError as exc:
         record.update(status="failed", error=str(exc))
@@ -138,7 +135,8 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
         raise RunFailed(f"run {cfg.run_id} failed: {type(exc).__name__}: {exc}", "see the record's traceback field, or rerun with --debug") from exc
     finally:
         record.update(ended_at=records.now(), total_seconds=round(time.perf_counter() - t0, 3), environment=records.environment())
-        if results is not None and record["status"] != "running":
+        # Under `accelerate launch` every process runs this; one record per run, from the main one.
+        if results is not None and record["status"] != "running" and res.accelerator(cfg).is_main_process:
             records.append(results, record)
         res.release()
     return record

@@ -15,6 +15,10 @@ from typing import Any, Protocol
 from layerdrop.errors import UsageError
 
 
+class ScoresNeeded(UsageError):
+    """A data-driven strategy was asked to choose layers without a model and task."""
+
+
 class Strategy(Protocol):
     """`fn(n_layers, k, ctx, *, **params) -> indices to drop`.
 
@@ -52,7 +56,7 @@ class SelectionContext:
     def layer_scores(self, **kwargs: Any) -> list[float]:
         """One score per layer, computed once per distinct set of arguments."""
         if self.score_provider is None:
-            raise UsageError(
+            raise ScoresNeeded(
                 "this strategy scores layers on data, which needs a model and a task",
                 "pass --model and --task",
             )

@@ -16,6 +16,7 @@ from typing import Any
 from layerdrop import progress, records
 from layerdrop.config import RunConfig
 from layerdrop.errors import LayerdropError, UsageError
+from layerdrop.strategy import ScoresNeeded
 
 # Training settings a sweep passes to every cell: every RunConfig field but the grid axes.
 GRID_FIELDS = {"model", "task", "strategy", "k", "params", "seed"}
@@ -33,8 +34,14 @@ class StrategySpec:
     @classmethod
     def parse(cls, text: str) -> StrategySpec:
         """`alternate,parity=odd` -> StrategySpec("alternate", ("parity=odd",))."""
-        name, *params = [part.strip() for part in text.split(",")]
-        return cls(name, tuple(p for p in params if p))
+        name, *parts = [part.strip() for part in text.split(",")]
+        params: list[str] = []
+        for part in parts:
+            if "=" not in part and params:  # explicit,layers=2,5,7: list values continue the last param
+                params[-1] += f",{part}"
+            elif part:
+                params.append(part)
+        return cls(name, tuple(params))
 
     @property
     def sets_k(self) -> bool:
@@ -105,8 +112,14 @@ def load_toml(path: str | Path, overrides: dict[str, Any] | None = None) -> Swee
     return SweepConfig(
         name=check_name(str(data.get("name") or path.stem)), models=listed("models", str),
         strategies=tuple(strategies), ks=listed("k", int), tasks=listed("tasks", str), seeds=listed("seeds", int) or (42,),
-        baseline=bool(data.get("baseline", True)), train=_check_train(train, str(path)),
+        baseline=_boolean(data.get("baseline", True), f"{path}: 'baseline'"), train=_check_train(train, str(path)),
     )
+
+
+def _boolean(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise UsageError(f"{where} must be true or false, not {value!r}", "write baseline = false (no quotes)")
+    return value
 
 
 def _toml_value(value: Any) -> str:
@@ -224,10 +237,10 @@ def validate(sweep: SweepConfig) -> dict[str, int]:
         for spec in valid_specs:
             for k in () if spec.sets_k else sweep.ks:
                 try:
-                    if k and not spec.name.startswith("contribution"):
-                        registry.plan(spec.name, spec.params).select(n, k)
-                    elif k >= n:
-                        registry.plan("top").select(n, k)
+                    registry.plan(spec.name, spec.params).select(n, k)
+                except ScoresNeeded:
+                    if k >= n:  # data-driven: layers are chosen at run time, but K must still fit
+                        problems.append(f"{model}: --k {k} would drop every layer of a {n}-layer model")
                 except LayerdropError as exc:
                     problems.append(f"{model}: {str(exc).rstrip('.')}")
     if problems:
@@ -250,31 +263,44 @@ def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fas
     from layerdrop.runner import run
 
     records.check_writable(results)
+    resources = Resources()  # one per process: each model loaded once, each task tokenized once
+    accelerator = resources.accelerator(cells[0]) if cells else None
     done = set() if force else done_ids(results)
+    if accelerator is not None and accelerator.num_processes > 1:
+        # Under `accelerate launch` the processes train each cell together: rank 0 decides what
+        # is left and all follow that list (per-process claims would split them across cells).
+        from accelerate.utils import broadcast_object_list
+
+        shared = [sorted(done)]
+        broadcast_object_list(shared, from_process=0)
+        done = set(shared[0])
     todo = [cell for cell in cells if cell.run_id not in done]
     outcome = SweepOutcome(skipped=len(cells) - len(todo))
     if outcome.skipped:
         progress.log(f"{outcome.skipped} of {len(cells)} cells already done; running {len(todo)}")
+    import contextlib
+
     from layerdrop.claims import claim
 
-    resources = Resources()  # one per process: each model loaded once, each task tokenized once
     claims = results.parent / "claims"
+    together = accelerator is not None and accelerator.num_processes > 1
     with progress.bar("sweep", len(todo)) as update:
         for cell in todo:
             label = f"{cell.model} {cell.task} {cell.strategy}{list(cell.params) or ''} k={cell.k} seed={cell.seed}"
             update(0, info=label)
-            with claim(claims, cell.run_id) as mine:
+            with (contextlib.nullcontext(True) if together else claim(claims, cell.run_id)) as mine:
                 # Another process may hold this cell, or have finished it since we looked.
-                if not mine or (not force and cell.run_id in done_ids(results)):
+                if not together and (not mine or (not force and cell.run_id in done_ids(results))):
                     outcome.skipped += 1
                     update(1)
                     continue
                 try:
                     outcome.records.append(run(cell, results=results, resources=resources))
                     outcome.ran += 1
-                except LayerdropError as exc:
-                    outcome.failed.append(f"{label}: {exc}")
-                    progress.log(f"cell failed: {label}: {exc}")
+                except Exception as exc:  # one cell's failure, whatever it is, must not end the sweep
+                    reason = str(exc) if isinstance(exc, LayerdropError) else f"{type(exc).__name__}: {exc}"
+                    outcome.failed.append(f"{label}: {reason}")
+                    progress.log(f"cell failed: {label}: {reason}")
                     if fail_fast:
                         break
             update(1)

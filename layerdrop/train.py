@@ -32,6 +32,8 @@ def make_accelerator(cfg: RunConfig):
     on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available() and not torch.backends.mps.is_available())
     if cfg.precision == "fp16" and on_cpu:
         raise UsageError("--precision fp16 needs a CUDA GPU", "use fp32 or bf16 on CPU")
+    if device.startswith("cuda:"):
+        torch.cuda.set_device(int(device.split(":", 1)[1]))  # Accelerate uses the current device
     return Accelerator(cpu=device == "cpu", mixed_precision=PRECISIONS[cfg.precision])
 
 
@@ -100,7 +102,9 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
     model.to(accelerator.device)  # before the optimizer, so fused AdamW sees the final device
     optimizer = _optimizer(model, cfg)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
-    model, optimizer = accelerator.prepare(model, optimizer)
+    # A prepared scheduler steps once per process per call, matching `total_steps` counted in
+    # global batches when several processes share each step's batches.
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     model.train()
     step, examples, tokens, loss_value = 0, 0, 0, float("nan")
     start = time.perf_counter()
@@ -109,7 +113,7 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
             batches = length_grouped_batches(train.lengths(), cfg.batch_size, generator)
         else:
             batches = shuffled_batches(len(train), cfg.batch_size, generator)
-        batches = batches[: total_steps - step]
+        batches = batches[: total_steps - step * accelerator.num_processes]  # fractional epochs, in global batches
         loader = accelerator.prepare(_loader(train, batches, regression))
         with progress.bar(f"epoch {epoch + 1}/{math.ceil(cfg.epochs)}", len(loader)) as update:
             for batch in loader:
@@ -138,19 +142,24 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
 
 
 def predict(model, encoded: Encoded, cfg: RunConfig, accelerator, regression: bool, label: str = "eval"):
-    """Predictions for every example of `encoded`, in the original order."""
+    """Predictions for every example of `encoded`, in the original order.
+
+    Evaluation is not sharded: every process predicts the whole (small) dev set with the
+    unwrapped model, so there is no ragged gather and no padding duplicates to remove.
+    """
     import torch
 
     batches = length_sorted_batches(encoded, cfg.eval_batch_size)
     order = [i for batch in batches for i in batch]
-    loader = accelerator.prepare(_loader(encoded, batches, regression))
+    model = accelerator.unwrap_model(model)
     model.eval()
     outputs = []
-    with torch.inference_mode(), progress.bar(label, len(loader)) as update:
-        for batch in loader:
+    with torch.inference_mode(), progress.bar(label, len(batches)) as update:
+        for indices in batches:
+            batch = collate(encoded, indices, regression)
+            batch.pop("labels")
             with accelerator.autocast():
-                logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
-            logits = accelerator.gather_for_metrics(logits).float()
+                logits = model(**{k: v.to(accelerator.device) for k, v in batch.items()}).logits.float()
             outputs.append(logits.squeeze(-1) if regression else logits.argmax(dim=-1))
             update()
     values = torch.cat(outputs).tolist()

@@ -49,7 +49,12 @@ def report(
                          highlight=False, markup=False)
     text = render(rows, tasks, fmt, paper)
     if output:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        target = Path(output)
+        if target.is_dir():
+            raise UsageError(f"--output {output} is a folder", "pass a file path such as table.md")
+        if any(target.resolve() == p.resolve() for p in reports.find_runs_files(paths)):
+            raise UsageError(f"--output {output} is one of the runs files being read", "write the table somewhere else")
+        target.parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_text(text, encoding="utf-8")
         common.err.print(f"wrote {output}", highlight=False, markup=False)
     else:

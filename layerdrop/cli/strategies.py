@@ -18,11 +18,16 @@ def strategies(json: common.Json = False) -> None:
     from rich.table import Table
 
     from layerdrop import registry
+    from layerdrop.errors import UsageError
     from layerdrop.params import strategy_params
 
     rows = []
     for entry in registry.available().values():
-        fn = entry.load()
+        try:
+            fn = entry.load()
+        except UsageError as exc:  # one broken plugin must not hide the others
+            rows.append({"name": entry.name, "origin": entry.origin, "params": {}, "description": f"(unavailable: {exc})"})
+            continue
         params = {
             name: ("(required)" if p.default is p.empty else p.default) for name, p in strategy_params(fn).items()
         }

@@ -101,11 +101,13 @@ def _print_plan(cells, layers: dict[str, int], done: set[str], as_json: bool) ->
     from layerdrop import registry
 
     rows = []
+    from layerdrop.strategy import ScoresNeeded
+
     for cell in cells:
-        if cell.strategy.startswith("contribution"):
-            dropped = "chosen from scores at run time"
-        else:
+        try:
             dropped = common.layers_text(registry.plan(cell.strategy, cell.params).select(layers[cell.model], cell.k).dropped_layers)
+        except ScoresNeeded:
+            dropped = "chosen from scores at run time"
         rows.append({"run_id": cell.run_id, "model": cell.model, "task": cell.task, "strategy": cell.strategy,
                      "params": list(cell.params), "k": cell.k, "seed": cell.seed, "dropped": dropped, "done": cell.run_id in done})
     if as_json:

@@ -155,3 +155,26 @@ def test_params_converted_with_defaults():
     plan = registry.plan("contribution", ["threshold=0.9", "split=validation"])
     assert plan.params == {"threshold": 0.9, "n_examples": 512, "split": "validation"}
     assert registry.plan("explicit", ["layers=3, 1"]).params == {"layers": (3, 1)}
+
+
+def test_a_strategy_that_raises_is_one_line(tmp_path):
+    path = tmp_path / "buggy.py"
+    path.write_text("def bad(n_layers, k, ctx):\n    return [1 / 0]\n")
+    with pytest.raises(UsageError, match="raised ZeroDivisionError"):
+        registry.plan(f"{path}:bad").select(6, 1)
+
+
+def test_a_broken_plugin_does_not_hide_the_others(monkeypatch):
+    import json as _json
+
+    monkeypatch.setattr(registry, "_entry_points", lambda: [EntryPoint("broken", "no_such_mod_xyz:fn", registry.ENTRY_POINT_GROUP)])
+    monkeypatch.delenv("LAYERDROP_DISABLE_PLUGINS", raising=False)
+    registry.reset()
+    from typer.testing import CliRunner
+
+    from layerdrop.cli import app
+
+    result = CliRunner().invoke(app, ["strategies", "--json"])
+    assert result.exit_code == 0, result.stderr
+    rows = {row["name"]: row for row in _json.loads(result.stdout)}
+    assert "top" in rows and rows["broken"]["description"].startswith("(unavailable")

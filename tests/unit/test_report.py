@@ -173,3 +173,21 @@ def test_report_bad_input(runs, tmp_path, args, message):
     (tmp_path / "empty").mkdir()
     args = [str(runs) if a == "RUNS" else str(tmp_path / "empty") if a == "EMPTY_DIR" else a for a in args]
     assert_clean_error(run_cli("report", *args), 2, message)
+
+
+def test_explicit_lists_are_separate_rows_and_mixed_settings_warn(tmp_path):
+    path = tmp_path / "r.jsonl"
+    records.append(path, rec("rte", 2, 1, 0.5, "explicit", {"layers": [0, 1]}, dropped=[0, 1]))
+    records.append(path, rec("rte", 2, 1, 0.6, "explicit", {"layers": [2, 3]}, dropped=[2, 3]))
+    first, second = rec("rte", 0, 1, 0.6), rec("rte", 0, 2, 0.7)
+    first["config"]["learning_rate"], second["config"]["learning_rate"] = 1e-4, 2e-5
+    records.append(path, first)
+    records.append(path, second)
+    result = run_cli("report", str(path), "--format", "json")
+    labels = {row["strategy"] for row in json.loads(result.stdout)}
+    assert {"explicit (0,1)", "explicit (2,3)"} <= labels
+    assert "different training settings" in result.stderr
+
+
+def test_output_never_overwrites_an_input(runs):
+    assert_clean_error(run_cli("report", str(runs), "--output", str(runs)), 2, "is one of the runs files")

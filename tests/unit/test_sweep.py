@@ -106,3 +106,24 @@ def test_bad_toml(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(UsageError, match=message):
         sweeps.load_toml(path)
+
+
+def test_same_experiment_same_run_id_however_spelled():
+    from layerdrop.config import RunConfig
+
+    a = RunConfig(model="m", task="t", epochs=2, params=("b=2", "a=1"), text_columns="x,y")
+    b = RunConfig(model="m", task="t", epochs=2.0, params=["a = 1", "b=2"], text_columns=("x", "y"))
+    assert a.run_id == b.run_id and a.text_columns == ("x", "y")
+    assert RunConfig(model="m", task="t", params=("n-examples=5",)).params == ("n_examples=5",)
+
+
+def test_explicit_layer_lists_parse_from_the_command_line():
+    assert sweeps.StrategySpec.parse("explicit,layers=2,5,7") == sweeps.StrategySpec("explicit", ("layers=2,5,7",))
+    assert sweeps.StrategySpec.parse("alternate, parity=odd") == sweeps.StrategySpec("alternate", ("parity=odd",))
+
+
+def test_toml_baseline_must_be_boolean(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text("name = 'x'\nbaseline = 'false'\n")
+    with pytest.raises(UsageError, match="true or false"):
+        sweeps.load_toml(path)
