@@ -15,7 +15,14 @@ from layerdrop.config import RunConfig
 
 
 class Resources:
-    def __init__(self) -> None:
+    """Caches for one run (`shared=False`) or a whole sweep (`shared=True`).
+
+    Shared resources tokenize each full split once and pick every seed's subsample from it;
+    a single run tokenizes only the examples it uses (2,000 of SST-2's 67,349, not all).
+    """
+
+    def __init__(self, shared: bool = False) -> None:
+        self.shared = shared
         self._cache: dict[tuple, Any] = {}
         self._accelerator = None
 
@@ -67,21 +74,35 @@ class Resources:
         The full split is tokenized once per (tokenizer, data, max length); each seed's
         subsample is then picked by index, so a sweep over seeds tokenizes each task once.
         """
-        from layerdrop.batching import subset
         from layerdrop.data import subsample_indices
 
-        full = self.encoded_full(cfg, source, task_key, split)
         n = cfg.max_train_samples if split == "train" else cfg.max_eval_samples
-        keep = subsample_indices(len(full), n, cfg.seed)
-        return full if keep is None else subset(full, keep)
+        size = len(self._raw(task_key, split))
+        return self.encoded_rows(cfg, source, task_key, split, subsample_indices(size, n, cfg.seed))
+
+    def _raw(self, task_key: tuple, split: str):
+        source_key = task_key[:-3]  # task_key = (*source_key, max_train, max_eval, seed)
+        return self._cache[source_key][split] if source_key[0] == "glue" else self._cache[source_key][1][split]
+
+    def encoded_rows(self, cfg: RunConfig, source, task_key: tuple, split: str, rows: list[int] | None):
+        """Rows of a split, tokenized (None: all of it), the cheapest way for this cache's use."""
+        from layerdrop.batching import encode, subset
+        from layerdrop.data import Split
+
+        if rows is None or self.shared:
+            full = self.encoded_full(cfg, source, task_key, split)
+            return full if rows is None else subset(full, rows)
+        raw = self._raw(task_key, split)
+        picked = Split(tuple(tuple(col[i] for i in rows) for col in raw.texts), tuple(raw.labels[i] for i in rows), raw.source)
+        key = ("rows", source.location, task_key[:-3], split, cfg.max_seq_length, hash(tuple(rows)))
+        return self._get(key, lambda: encode(self.tokenizer(source, cfg.trust_remote_code), picked, cfg.max_seq_length))
 
     def encoded_full(self, cfg: RunConfig, source, task_key: tuple, split: str):
         """The whole split, before any subsampling, tokenized once."""
         from layerdrop.batching import encode
 
-        source_key = task_key[:-3]  # task_key = (*source_key, max_train, max_eval, seed)
-        raw = self._cache[source_key][split] if source_key[0] == "glue" else self._cache[source_key][1][split]
-        return self._get(("encoded", source.location, source_key, split, cfg.max_seq_length),
+        raw = self._raw(task_key, split)
+        return self._get(("encoded", source.location, task_key[:-3], split, cfg.max_seq_length),
                          lambda: encode(self.tokenizer(source, cfg.trust_remote_code), raw, cfg.max_seq_length))
 
     def _pristine(self, cfg: RunConfig, source, task):
@@ -124,8 +145,10 @@ class Resources:
             name = "train" if split == "train" else (task.eval_splits[0] if split == "validation" else split)
             # The full split, not this seed's --max-train-samples subset: every seed (and `plan`)
             # scores the same examples and so drops the same layers.
-            encoded = self.encoded_full(cfg, source, task_key, name)
-            picked = sorted(random.Random(seed).sample(range(len(encoded)), min(n_examples, len(encoded))))
+            size = len(self._raw(task_key, name))
+            picked = sorted(random.Random(seed).sample(range(size), min(n_examples, size)))
+            encoded = self.encoded_rows(cfg, source, task_key, name, picked)
+            picked = list(range(len(picked)))  # positions within `encoded`
             model = self._pristine(cfg, source, task)
             device = self.accelerator(cfg).device
             model.to(device)

@@ -263,7 +263,7 @@ def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fas
     from layerdrop.runner import run
 
     records.check_writable(results)
-    resources = Resources()  # one per process: each model loaded once, each task tokenized once
+    resources = Resources(shared=True)  # one per process: each model loaded once, each task tokenized once
     accelerator = resources.accelerator(cells[0]) if cells else None
     done = set() if force else done_ids(results)
     if accelerator is not None and accelerator.num_processes > 1:
