@@ -61,7 +61,7 @@ def claim(folder: Path, run_id: str, stale_after: float = STALE_AFTER_S) -> Iter
 
         # Check and take over under a lock, so two takers cannot both judge the same claim stale
         # and the second remove the first's fresh one.
-        with FileLock(str(folder / f"{run_id}.takeover.lock")):
+        with FileLock(str(folder / ".takeover.lock")):  # one lock file per folder, left in place
             if _is_stale(path, stale_after):
                 path.unlink(missing_ok=True)
                 owned = _create(path)
