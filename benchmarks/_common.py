@@ -22,6 +22,15 @@ def offline() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' "Loading weights" bar
 
 
+def setup(parse_args, argv=None):
+    """Go offline, parse the arguments, and resolve --device and --precision (every script's start)."""
+    offline()
+    args = parse_args(argv)
+    args.device = resolve_device(args.device)
+    args.precision = resolve_precision(args.precision, args.device)
+    return args
+
+
 def glue_dir(explicit: str | None = None) -> str:
     """`--data-dir`, else $LAYERDROP_GLUE_DIR, else ../shared/data/glue next to the repository."""
     for candidate in (explicit, os.environ.get("LAYERDROP_GLUE_DIR"), str(REPO.parent / "shared" / "data" / "glue")):

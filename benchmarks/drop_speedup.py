@@ -73,10 +73,7 @@ def build_models(args) -> tuple[int, dict]:
 
 
 def main(argv=None) -> int:
-    _common.offline()
-    args = parse_args(argv)
-    args.device = _common.resolve_device(args.device)
-    args.precision = _common.resolve_precision(args.precision, args.device)
+    args = _common.setup(parse_args, argv)
     import torch
 
     n_layers, models = build_models(args)

@@ -174,10 +174,7 @@ def run_trainer(args, glue: str, repeat: int, static: bool) -> Result:
 
 
 def main(argv=None) -> int:
-    _common.offline()
-    args = parse_args(argv)
-    args.device = _common.resolve_device(args.device)
-    args.precision = _common.resolve_precision(args.precision, args.device)
+    args = _common.setup(parse_args, argv)
     glue = _common.glue_dir(args.data_dir)
     from layerdrop.models import resolve
 

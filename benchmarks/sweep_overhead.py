@@ -50,10 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
-    _common.offline()
-    args = parse_args(argv)
-    args.device = _common.resolve_device(args.device)
-    args.precision = _common.resolve_precision(args.precision, args.device)
+    args = _common.setup(parse_args, argv)
     glue = _common.glue_dir(args.data_dir)
     from layerdrop.sweep import StrategySpec, SweepConfig, execute, expand, validate
 

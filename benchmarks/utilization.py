@@ -103,10 +103,7 @@ def train_lengths(args, glue: str, source) -> list[int]:
 
 
 def main(argv=None) -> int:
-    _common.offline()
-    args = parse_args(argv)
-    args.device = _common.resolve_device(args.device)
-    args.precision = _common.resolve_precision(args.precision, args.device)
+    args = _common.setup(parse_args, argv)
     glue = _common.glue_dir(args.data_dir)
     from layerdrop.config import RunConfig
     from layerdrop.models import load_config, resolve
