@@ -45,6 +45,11 @@ def config_hash(config, exclude: tuple[str, ...] = ()) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+OPTIMIZERS = ("adamw", "adam", "sgd")
+# RunConfig fields added after schema 1, with their defaults (see RunConfig.run_id).
+ADDED_LATER = {"optimizer": "adamw", "lr_scheduler": "linear"}
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """One experiment: drop K layers of a pretrained model, fine-tune on a task, evaluate.
@@ -63,7 +68,10 @@ class RunConfig:
         train_file / validation_file / text_columns / label_column / regression: a custom task.
         max_train_samples / max_eval_samples: seeded random subsample sizes (None: all).
         epochs, learning_rate, batch_size, max_seq_length, weight_decay, warmup_ratio, max_grad_norm:
-            fine-tuning (AdamW, linear decay).
+            fine-tuning.
+        optimizer: adamw (default), adam or sgd.
+        lr_scheduler: linear (default, decay to 0), constant, cosine, or any other name that
+            transformers' `get_scheduler` knows; warmup applies to all.
         eval_batch_size: evaluation batch size (no gradients, so larger than training's).
         group_by_length: batch examples of similar length (shuffled groups), to cut padding.
         device: auto (CUDA, then MPS, then CPU), cpu, cuda, mps.
@@ -93,6 +101,8 @@ class RunConfig:
     weight_decay: float = 0.0
     warmup_ratio: float = 0.0
     max_grad_norm: float = 1.0
+    optimizer: str = "adamw"
+    lr_scheduler: str = "linear"
     group_by_length: bool = True
     device: str = "auto"
     precision: str = "fp32"
@@ -123,8 +133,13 @@ class RunConfig:
 
     @property
     def run_id(self) -> str:
-        """Deterministic id: the same experiment always gets the same id (used to resume sweeps)."""
-        return config_hash(self)
+        """Deterministic id: the same experiment always gets the same id (used to resume sweeps).
+
+        Fields added after the first release count only when set away from their default, so
+        adding a field never changes the ids of runs already recorded.
+        """
+        unchanged = tuple(name for name, default in ADDED_LATER.items() if getattr(self, name) == default)
+        return config_hash(self, exclude=unchanged)
 
     def validate(self) -> None:
         """Check values that need no files or models; raises UsageError naming the flag."""
@@ -145,6 +160,13 @@ class RunConfig:
             raise UsageError(f"--warmup-ratio {self.warmup_ratio} is outside [0, 1)", "pass e.g. 0.1")
         if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
             raise UsageError(f"unknown --device '{self.device}'", "choose auto, cpu, cuda, cuda:N or mps")
+        if self.optimizer not in OPTIMIZERS:
+            raise UsageError(f"unknown --optimizer '{self.optimizer}'", f"choose one of {', '.join(OPTIMIZERS)}")
+        from transformers import SchedulerType
+
+        schedulers = [s.value for s in SchedulerType]
+        if self.lr_scheduler not in schedulers:
+            raise UsageError(f"unknown --lr-scheduler '{self.lr_scheduler}'", "choose linear, constant, cosine, polynomial, ...")
         if self.precision not in ("fp32", "bf16", "fp16"):
             raise UsageError(f"unknown --precision '{self.precision}'", "choose fp32, bf16 or fp16")
         custom = self.train_file is not None or self.validation_file is not None

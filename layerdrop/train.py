@@ -84,24 +84,28 @@ def _optimizer(model, cfg: RunConfig):
         if param.requires_grad:
             (no_decay if param.ndim < 2 else decay).append(param)
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.learning_rate, momentum=0.9)
     # The fused kernel does the same AdamW update in one pass over memory: 5x faster per step on
     # CPU for MiniLM (0.021 s vs 0.104 s foreach), where the optimizer rivals the backward pass.
     device = next(model.parameters()).device.type
     fused = device in ("cpu", "cuda", "mps")
-    return torch.optim.AdamW(groups, lr=cfg.learning_rate, fused=fused or None)
+    cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+    return cls(groups, lr=cfg.learning_rate, fused=fused or None)
 
 
 def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bool) -> TrainStats:
     """Train `model` in place on `train` for `cfg.epochs` (fractional epochs stop mid-way)."""
     import torch
-    from transformers import get_linear_schedule_with_warmup
+    from transformers import get_scheduler
 
     generator = torch.Generator().manual_seed(cfg.seed)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     total_steps = max(1, math.ceil(cfg.epochs * steps_per_epoch))
     model.to(accelerator.device)  # before the optimizer, so fused AdamW sees the final device
     optimizer = _optimizer(model, cfg)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    scheduler = get_scheduler(cfg.lr_scheduler, optimizer, num_warmup_steps=int(cfg.warmup_ratio * total_steps),
+                              num_training_steps=total_steps)
     # A prepared scheduler steps once per process per call, matching `total_steps` counted in
     # global batches when several processes share each step's batches.
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)

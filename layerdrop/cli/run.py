@@ -34,6 +34,8 @@ def run(
     weight_decay: Annotated[float, typer.Option("--weight-decay", help="AdamW weight decay.", rich_help_panel=TRAIN)] = 0.0,
     warmup_ratio: Annotated[float, typer.Option("--warmup-ratio", help="Share of steps for linear warmup.", rich_help_panel=TRAIN)] = 0.0,
     max_grad_norm: Annotated[float, typer.Option("--max-grad-norm", help="Gradient clipping norm (0: off).", rich_help_panel=TRAIN)] = 1.0,
+    optimizer: Annotated[str, typer.Option("--optimizer", help="adamw, adam or sgd (momentum 0.9).", rich_help_panel=TRAIN)] = "adamw",
+    lr_scheduler: Annotated[str, typer.Option("--lr-scheduler", help="linear (decay to 0), constant, cosine, ... (transformers' get_scheduler names).", rich_help_panel=TRAIN)] = "linear",
     group_by_length: Annotated[bool, typer.Option("--group-by-length/--no-group-by-length", help="Batch examples of similar length (in shuffled groups) to cut padding.", rich_help_panel=TRAIN)] = True,
     device: Annotated[str, typer.Option("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps.", rich_help_panel=TRAIN)] = "auto",
     precision: Annotated[str, typer.Option("--precision", help="fp32, bf16, or fp16 (CUDA only).", rich_help_panel=TRAIN)] = "fp32",
@@ -73,7 +75,7 @@ def run(
         regression=regression, max_train_samples=max_train_samples, max_eval_samples=max_eval_samples, epochs=epochs,
         learning_rate=learning_rate, batch_size=batch_size, eval_batch_size=eval_batch_size,
         max_seq_length=max_seq_length, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
-        max_grad_norm=max_grad_norm, group_by_length=group_by_length, device=device, precision=precision, trust_remote_code=trust_remote_code,
+        max_grad_norm=max_grad_norm, optimizer=optimizer, lr_scheduler=lr_scheduler, group_by_length=group_by_length, device=device, precision=precision, trust_remote_code=trust_remote_code,
     )
     # Schedulers send SIGTERM before killing: treat it like Ctrl-C so the run is recorded.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -67,6 +67,8 @@ CASES = {
     "zero samples": ([*RUN, "--k", "1", "--max-eval-samples", "0"], 2, "--max-eval-samples 0 must be positive"),
     "bad precision": ([*RUN, "--k", "1", "--precision", "int4"], 2, "unknown --precision"),
     "bad device": ([*RUN, "--k", "1", "--device", "tpu"], 2, "unknown --device"),
+    "bad optimizer": ([*RUN, "--k", "1", "--optimizer", "lion"], 2, "unknown --optimizer"),
+    "bad scheduler": ([*RUN, "--k", "1", "--lr-scheduler", "zigzag"], 2, "unknown --lr-scheduler"),
     # run: data files
     "missing data dir": ([*RUN, "--k", "1", "--data-dir", "/no/glue"], 2, "does not exist"),
     "no task folder": ([*RUN, "--k", "1", "--task", "qnli", "--data-dir", "{empty}"], 2, "QNLI"),

@@ -101,6 +101,15 @@ def test_other_task_shapes(task, main, tiny_dirs, glue_dir):
         assert set(record["eval_examples"]) == {"validation_matched", "validation_mismatched"}
 
 
+@pytest.mark.parametrize(("optimizer", "scheduler"), [("sgd", "constant"), ("adam", "cosine")])
+def test_optimizer_and_scheduler_are_flags(optimizer, scheduler, tiny_dirs, glue_dir, tmp_path):
+    result = run_cli("run", "--model", str(tiny_dirs["bert"]), "--task", "rte", "--k", "1", "--data-dir", str(glue_dir),
+                     "--optimizer", optimizer, "--lr-scheduler", scheduler, "--json", "--results", str(tmp_path / "r.jsonl"), *FAST)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["config"]["optimizer"] == optimizer and record["config"]["lr_scheduler"] == scheduler
+
+
 def test_custom_files(tiny_dirs, tmp_path):
     train, dev = tmp_path / "train.csv", tmp_path / "dev.csv"
     train.write_text("text,stars\n" + "".join(f"nice {i},{'pos' if i % 2 else 'neg'}\n" for i in range(12)))
