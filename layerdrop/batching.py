@@ -34,11 +34,6 @@ class Encoded:
     def __len__(self) -> int:
         return len(self.input_ids)
 
-    @property
-    def n_tokens(self) -> int:
-        """Real (non-padding) tokens in the split."""
-        return sum(len(ids) for ids in self.input_ids)
-
     def lengths(self) -> list[int]:
         return [len(ids) for ids in self.input_ids]
 

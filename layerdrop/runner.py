@@ -114,13 +114,13 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
                       throughput={"examples_per_second": round(stats.examples_per_second, 2),
                                   "tokens_per_second": round(stats.tokens_per_second, 1)})
         t_eval = time.perf_counter()
-        from layerdrop.metrics import compute_metrics
+        from layerdrop.metrics import compute_metrics, main_metric_value
 
         outputs = {name: (predict(model, encoded[name], cfg, accelerator, task.is_regression, label=f"eval {name}"),
                           list(splits[name].labels)) for name in task.eval_splits}
         metrics = compute_metrics(task, outputs)
         record.update(eval_seconds=round(time.perf_counter() - t_eval, 3), metrics=metrics,
-                      main_metric={"name": task.main_metric, "value": metrics[task.main_metric]})
+                      main_metric={"name": task.main_metric, "value": main_metric_value(task, metrics)})
         if save_model is not None and accelerator.is_main_process:
             _save(accelerator.unwrap_model(model), res.tokenizer(source, cfg.trust_remote_code), save_model, cfg, task)
         record["status"] = "ok"

@@ -96,9 +96,3 @@ class Selection:
             "layer_scores": self.layer_scores,
         }
 
-
-def require_k(k: int | None, strategy: str) -> int:
-    """For strategies that need an explicit K."""
-    if k is None:
-        raise UsageError(f"strategy '{strategy}' needs --k", "pass --k N, the number of layers to drop")
-    return k
