@@ -85,7 +85,7 @@ def drop_and_save(cfg: DropConfig, output: str | Path, overwrite: bool = False, 
     if selection.k == 0:
         raise UsageError("--k 0 drops nothing, so there is no smaller model to save", "pass --k 1 or more")
     log(f"loading {source.name} ({source.location})")
-    model = models.load_original(source, cfg.trust_remote_code)
+    model = models.load_original(source, model_config, cfg.trust_remote_code)
     tokenizer = models.load_tokenizer(source, cfg.trust_remote_code)
     before = count_parameters(model)
     drop_layers(model, selection.dropped_layers, provenance(cfg, source, selection))

@@ -163,7 +163,7 @@ def load_model(source: ModelSource, auto_class: str = "AutoModel", trust_remote_
         raise ModelError(f"cannot load model '{source.name}': {exc}", "check --model") from exc
 
 
-def load_original(source: ModelSource, trust_remote_code: bool = False):
+def load_original(source: ModelSource, config, trust_remote_code: bool = False):
     """Load a checkpoint with the class it was saved as (keeping its head), else the bare encoder.
 
     `layerdrop drop` uses this so a fine-tuned classifier keeps its classifier and a masked-LM
@@ -171,12 +171,5 @@ def load_original(source: ModelSource, trust_remote_code: bool = False):
     """
     import transformers
 
-    config = load_config(source, trust_remote_code)
-    for arch in getattr(config, "architectures", None) or []:
-        if hasattr(transformers, arch):
-            cls = getattr(transformers, arch)
-            try:
-                return cls.from_pretrained(source.location, **load_kwargs(source, trust_remote_code))
-            except (OSError, ValueError) as exc:
-                raise ModelError(f"cannot load model '{source.name}': {exc}", "check --model") from exc
-    return load_model(source, "AutoModel", trust_remote_code)
+    saved_as = [arch for arch in getattr(config, "architectures", None) or [] if hasattr(transformers, arch)]
+    return load_model(source, saved_as[0] if saved_as else "AutoModel", trust_remote_code)

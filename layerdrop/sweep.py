@@ -112,7 +112,7 @@ def load_toml(path: str | Path, overrides: dict[str, Any] | None = None) -> Swee
     return SweepConfig(
         name=check_name(str(data.get("name") or path.stem)), models=listed("models", str),
         strategies=tuple(strategies), ks=listed("k", int), tasks=listed("tasks", str), seeds=listed("seeds", int) or (42,),
-        baseline=_boolean(data.get("baseline", True), f"{path}: 'baseline'"), train=_check_train(train, str(path)),
+        baseline=_boolean(data.get("baseline", True), f"{path}: 'baseline'"), train=check_train(train, str(path)),
     )
 
 
@@ -126,7 +126,7 @@ def _toml_value(value: Any) -> str:
     return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
-def _check_train(train: dict[str, Any], where: str) -> dict[str, Any]:
+def check_train(train: dict[str, Any], where: str) -> dict[str, Any]:
     types = {f.name: f.type for f in dataclasses.fields(RunConfig)}
     for key, value in train.items():
         if key not in TRAIN_FIELDS:
@@ -191,6 +191,19 @@ def done_ids(results: Path) -> set[str]:
     if not results.is_file():
         return set()
     return {r["run_id"] for r in records.read(results, warn=progress.log) if r.get("status") == "ok"}
+
+
+class DoneTracker:
+    """`done_ids`, re-read only when the results file has grown (another process appended)."""
+
+    def __init__(self, results: Path):
+        self.results, self._size, self._ids = results, -1, set()
+
+    def __contains__(self, run_id: str) -> bool:
+        size = self.results.stat().st_size if self.results.is_file() else 0
+        if size != self._size:
+            self._size, self._ids = size, done_ids(self.results)
+        return run_id in self._ids
 
 
 def validate(sweep: SweepConfig) -> dict[str, int]:
@@ -265,7 +278,8 @@ def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fas
     records.check_writable(results)
     resources = Resources(shared=True)  # one per process: each model loaded once, each task tokenized once
     accelerator = resources.accelerator(cells[0]) if cells else None
-    done = set() if force else done_ids(results)
+    tracker = DoneTracker(results)
+    done = set() if force else {cell.run_id for cell in cells if cell.run_id in tracker}
     if accelerator is not None and accelerator.num_processes > 1:
         # Under `accelerate launch` the processes train each cell together: rank 0 decides what
         # is left and all follow that list (per-process claims would split them across cells).
@@ -290,7 +304,7 @@ def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fas
             update(0, info=label)
             with (contextlib.nullcontext(True) if together else claim(claims, cell.run_id)) as mine:
                 # Another process may hold this cell, or have finished it since we looked.
-                if not together and (not mine or (not force and cell.run_id in done_ids(results))):
+                if not together and (not mine or (not force and cell.run_id in tracker)):
                     outcome.skipped += 1
                     update(1)
                     continue

@@ -23,10 +23,10 @@ Model = Annotated[
     typer.Option("--model", "-m", help="Alias (see `layerdrop models`), hub id, or local model folder.", rich_help_panel=MODEL),
 ]
 Strategy = Annotated[
-    str,
+    Optional[str],
     typer.Option(
         "--strategy", "-s",
-        help="Strategy name (see `layerdrop strategies`), or path/to/file.py:function, or package.module:function.",
+        help="Strategy name (see `layerdrop strategies`), or path/to/file.py:function, or package.module:function. Default: top.",
         rich_help_panel=SELECTION,
     ),
 ]
@@ -50,17 +50,20 @@ TrustRemoteCode = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.", rich_help_panel=OUTPUT)]
 
 
-def strategy_and_params(strategy: str, params: list[str] | None, layers: str | None) -> tuple[str, tuple[str, ...]]:
-    """Fold the `--layers` shortcut into `--strategy explicit --param layers=...`."""
+DEFAULT_STRATEGY = "top"
+
+
+def strategy_and_params(strategy: str | None, params: list[str] | None, layers: str | None) -> tuple[str, tuple[str, ...]]:
+    """Apply the default strategy, and fold `--layers` into `--strategy explicit --param layers=...`."""
     from layerdrop.errors import UsageError
 
     params = tuple(params or ())
     if layers is None:
-        return strategy, params
+        return strategy or DEFAULT_STRATEGY, params
     parts = [p.strip() for p in layers.split(",")]
     if not parts or not all(p.lstrip("-").isdigit() for p in parts):
         raise UsageError(f"malformed --layers '{layers}'", "pass comma-separated 0-based layer indices, e.g. --layers 2,5,7")
-    if strategy not in ("top", "explicit"):  # "top" is the default, so it means "not given"
+    if strategy not in (None, "explicit"):
         raise UsageError(f"--layers names the layers itself, so --strategy {strategy} does not apply", "drop --strategy, or drop --layers")
     return "explicit", (*params, f"layers={','.join(parts)}")
 

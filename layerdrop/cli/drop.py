@@ -10,7 +10,7 @@ from layerdrop.cli import common
 def drop(
     model: common.Model,
     output: Annotated[str, typer.Option("--output", "-o", help="Folder for the smaller model and its tokenizer.", rich_help_panel=common.OUTPUT)],
-    strategy: common.Strategy = "top",
+    strategy: common.Strategy = None,
     k: common.K = None,
     param: common.Params = None,
     layers: common.Layers = None,

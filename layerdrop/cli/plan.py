@@ -8,7 +8,7 @@ from layerdrop.cli import common
 
 
 def plan(
-    strategy: common.Strategy = "top",
+    strategy: common.Strategy = None,
     k: common.K = None,
     param: common.Params = None,
     layers: common.Layers = None,

@@ -13,7 +13,7 @@ TRAIN = "Fine-tuning"
 def run(
     model: common.Model,
     task: Annotated[Optional[str], typer.Option("--task", "-t", help="GLUE task: cola sst2 mrpc stsb qqp mnli qnli rte wnli (or a name for custom files).", rich_help_panel=DATA)] = None,
-    strategy: common.Strategy = "top",
+    strategy: common.Strategy = None,
     k: common.K = None,
     param: common.Params = None,
     layers: common.Layers = None,

@@ -40,6 +40,8 @@ def sweep(
 
         layerdrop sweep --config sweep.toml --shard 2/4
     """
+    import dataclasses
+
     from layerdrop import sweep as sweeps
     from layerdrop.errors import UsageError
     from layerdrop.params import parse_pairs
@@ -51,7 +53,7 @@ def sweep(
     if config:
         spec = sweeps.load_toml(config, {**overrides, "name": name})
         if train_settings:
-            spec = sweeps.SweepConfig(**{**spec.__dict__, "train": {**spec.train, **sweeps._check_train(train_settings, "--train")}})
+            spec = dataclasses.replace(spec, train={**spec.train, **sweeps.check_train(train_settings, "--train")})
     else:
         if not name:
             raise UsageError("a sweep needs --name (or --config FILE)", "pass --name my-sweep: results go to results/my-sweep/")
@@ -59,10 +61,10 @@ def sweep(
             name=sweeps.check_name(name), models=tuple(overrides["models"]),
             strategies=tuple(sweeps.StrategySpec.parse(s) for s in overrides["strategies"]), ks=tuple(overrides["k"]),
             tasks=tuple(overrides["tasks"]), seeds=tuple(overrides["seeds"]) or (42,), baseline=True,
-            train=sweeps._check_train(train_settings, "--train"),
+            train=sweeps.check_train(train_settings, "--train"),
         )
     if no_baseline:
-        spec = sweeps.SweepConfig(**{**spec.__dict__, "baseline": False})
+        spec = dataclasses.replace(spec, baseline=False)
     layers = sweeps.validate(spec)
     cells = sweeps.shard_cells(sweeps.expand(spec), shard_spec)
     results = spec.results_path(results_dir)

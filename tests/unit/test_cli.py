@@ -66,6 +66,7 @@ BAD_INPUTS = [
     (["plan", "--strategy", "alternate", "--param", "parity", "--k", "2", "--n-layers", "12"], "key=value"),
     (["plan", "--layers", "2,,x", "--n-layers", "12"], "malformed --layers"),
     (["plan", "--layers", "2,5", "--strategy", "bottom", "--n-layers", "12"], "--layers names the layers"),
+    (["plan", "--layers", "2,5", "--strategy", "top", "--n-layers", "12"], "--layers names the layers"),
     (["plan", "--strategy", "no_such_pkg.mod:fn", "--k", "2", "--n-layers", "12"], "does not import"),
     (["plan", "--strategy", "./missing.py:fn", "--k", "2", "--n-layers", "12"], "does not exist"),
     (["plan", "--k", "2"], "exactly one of --n-layers and --model"),
