@@ -39,7 +39,7 @@ class LayerdropGroup(TyperGroup):
             common.fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             common.err.print("interrupted")
-            raise typer.Exit(130) from None
+            _exit_interrupted()
 
     def main(self, *args, **kwargs):
         kwargs["standalone_mode"] = False
@@ -48,7 +48,7 @@ class LayerdropGroup(TyperGroup):
         except typer.Exit as exc:
             sys.exit(exc.exit_code)
         except typer.Abort:
-            sys.exit(130)
+            _exit_interrupted()
         except click.exceptions.NoArgsIsHelpError:
             sys.exit(0)  # bare `layerdrop`: the help is already printed
         except click.ClickException as exc:
@@ -57,6 +57,21 @@ class LayerdropGroup(TyperGroup):
             print(f"error: {exc.format_message()}{where}", file=sys.stderr)
             sys.exit(exc.exit_code)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _exit_interrupted() -> None:
+    """Exit 130 after Ctrl-C or SIGTERM, with the record already written and fsynced.
+
+    Not sys.exit: when the signal lands inside exec() of a string (dataclasses and namedtuple build
+    their methods that way while modules import), CPython marks the KeyboardInterrupt as unhandled
+    even though we caught it, and at shutdown re-kills the process with SIGINT (status -2, not 130).
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(130)
 
 
 app = typer.Typer(
