@@ -6,9 +6,11 @@
    spell during one measurement does not flatter the utilization.
 2. Fine-tuning: `layerdrop.runner.run` (minilm-l6, a seeded SST-2 subsample, K=0 by default).
 3. Achieved FLOP/s = the run record's `throughput.tokens_per_second` (real tokens only) times the
-   training FLOPs per real token of `benchmarks/flops.py`:
+   training FLOPs per real token of `layerdrop/flops.py`:
    6 * (parameters_after - embedding parameters) + 12 * L * h * sum(n**2) / sum(n), where the n are
    the real lengths of the training examples, tokenized the way layerdrop tokenizes them.
+   The record's own `throughput.utilization` (the same formula over the batches it trained on,
+   against a 0.3 s matmul measurement) is printed beside it as a cross-check.
 
     python benchmarks/utilization.py --quick      # 300 examples, 1 epoch
     python benchmarks/utilization.py              # 2,000 examples, 1 epoch
@@ -20,7 +22,8 @@ import argparse
 import time
 
 import _common
-import flops
+
+from layerdrop import flops
 
 TARGET = 0.60
 
@@ -81,13 +84,13 @@ def matmul_peak(args) -> list[tuple[int, float]]:
 
 
 def embedding_parameters(config) -> int:
-    """Parameters of `model.base_model.embeddings`, from the config alone (meta device: no memory)."""
+    """Parameters of the nn.Embedding tables, from the config alone (meta device: no memory)."""
     import torch
     from transformers import AutoModel
 
     with torch.device("meta"):
         model = AutoModel.from_config(config)
-    return sum(p.numel() for p in model.base_model.embeddings.parameters())
+    return flops.embedding_parameters(model)
 
 
 def train_lengths(args, glue: str, source) -> list[int]:
@@ -150,6 +153,10 @@ def main(argv=None) -> int:
         ["matmul peak GFLOP/s", peak],
         ["achieved GFLOP/s", achieved],
         ["utilization", f"{utilization:.1%}"],
+        ["record: train GFLOP/s / its peak", f"{record['throughput']['train_gflops_per_second']} / "
+                                             f"{record['throughput']['matmul_peak_gflops_per_second']}"],
+        ["record: utilization", f"{record['throughput']['utilization']:.1%}"],
+        ["record: peak RSS MiB", record["memory"]["peak_rss_mib"]],
         [f"dev {record['main_metric']['name']}", record["main_metric"]["value"]],
     ]))
     print()

@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from layerdrop import models, progress, records, registry
+from layerdrop import hardware, models, progress, records, registry
 from layerdrop.architectures import family_of, n_layers_of
 from layerdrop.config import RunConfig, config_dict
 from layerdrop.dropping import provenance, select_layers
@@ -109,10 +109,10 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
         encoded = {name: res.encoded(cfg, source, task_key, name) for name in splits}
         from layerdrop.train import fine_tune, predict
 
+        hardware.reset_peak_memory(accelerator.device)
         stats = fine_tune(model, encoded["train"], cfg, accelerator, task.is_regression)
         record.update(train_seconds=round(stats.seconds, 3), train_steps=stats.steps, final_train_loss=stats.final_loss,
-                      throughput={"examples_per_second": round(stats.examples_per_second, 2),
-                                  "tokens_per_second": round(stats.tokens_per_second, 1)})
+                      throughput=_throughput(stats, model, accelerator, cfg), memory=hardware.peak_memory(accelerator.device))
         t_eval = time.perf_counter()
         from layerdrop.metrics import compute_metrics, main_metric_value
 
@@ -140,6 +140,36 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
             records.append(results, record)
         res.release()
     return record
+
+
+def _throughput(stats, model, accelerator, cfg: RunConfig) -> dict[str, float]:
+    """Training speed, and the achieved FLOP/s as a share of this machine's measured matmul rate.
+
+    FLOPs count real tokens only (`layerdrop.flops`), so time spent on padding lowers the figure.
+    """
+    import torch
+
+    from layerdrop.flops import embedding_parameters, training_flops_from_counts
+
+    model = accelerator.unwrap_model(model)
+    non_embedding = _count(model) - embedding_parameters(model)
+    flops = training_flops_from_counts(non_embedding, n_layers_of(model.config), model.config.hidden_size,
+                                       stats.tokens, stats.sum_squared_lengths)
+    achieved = flops / stats.seconds / 1e9 if stats.seconds else 0.0
+    # The peak in the precision the matmuls ran in: bf16 autocast multiplies in bf16.
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision, torch.float32)
+    # One device's rate times the processes: under `accelerate launch` the tokens are everyone's.
+    peak = hardware.matmul_peak_gflops(accelerator.device, dtype) * accelerator.num_processes
+    return {"examples_per_second": round(stats.examples_per_second, 2),
+            "tokens_per_second": round(stats.tokens_per_second, 1),
+            "train_gflops_per_second": _significant(achieved),
+            "matmul_peak_gflops_per_second": _significant(peak),
+            "utilization": _significant(achieved / peak) if peak else None}
+
+
+def _significant(value: float, digits: int = 4) -> float:
+    """Rounded to significant digits, so a tiny test model's 0.00012 does not become 0.0."""
+    return float(f"{value:.{digits}g}")
 
 
 def _count(model) -> int:

@@ -43,6 +43,7 @@ class TrainStats:
     steps: int
     examples: int
     tokens: int
+    sum_squared_lengths: int  # sum of n**2 over the examples seen: attention's FLOPs grow with it
     final_loss: float
 
     @property
@@ -110,7 +111,7 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
     # global batches when several processes share each step's batches.
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     model.train()
-    step, examples, tokens, loss_value = 0, 0, 0, float("nan")
+    step, examples, tokens, squares, loss_value = 0, 0, 0, 0, float("nan")
     start = time.perf_counter()
     for epoch in range(math.ceil(cfg.epochs)):
         if cfg.group_by_length:
@@ -137,12 +138,15 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
                 examples += batch["input_ids"].shape[0]
-                tokens += int(batch["attention_mask"].sum())
+                lengths = batch["attention_mask"].sum(dim=1)
+                tokens += int(lengths.sum())
+                squares += int((lengths * lengths).sum())
                 rate = examples / max(time.perf_counter() - start, 1e-9)
                 update(info=f"loss {loss_value:.4f}  {rate:.0f} ex/s")
     accelerator.wait_for_everyone()
     seconds = time.perf_counter() - start
-    return TrainStats(seconds, step, examples * accelerator.num_processes, tokens * accelerator.num_processes, loss_value)
+    n = accelerator.num_processes
+    return TrainStats(seconds, step, examples * n, tokens * n, squares * n, loss_value)
 
 
 def predict(model, encoded: Encoded, cfg: RunConfig, accelerator, regression: bool, label: str = "eval"):

@@ -19,7 +19,7 @@ RECORD_FIELDS = {
     "schema_version", "run_id", "status", "error", "config", "model", "task", "data", "n_layers_before",
     "n_layers_after", "strategy", "params", "k", "dropped_layers", "kept_layers", "layer_scores",
     "parameters_before", "parameters_after", "metrics", "main_metric", "train_seconds", "eval_seconds",
-    "throughput", "device", "precision", "versions", "started_at", "ended_at", "train_examples", "eval_examples",
+    "throughput", "memory", "device", "precision", "versions", "started_at", "ended_at", "train_examples", "eval_examples",
 }
 
 
@@ -68,7 +68,11 @@ def test_cli_run_end_to_end(family, tiny_dirs, glue_dir, tmp_path):
     assert record["model"]["family"] == family
     assert record["main_metric"]["name"] == "accuracy" and 0 <= record["main_metric"]["value"] <= 1
     assert record["config"]["k"] == 2 and record["config"]["seed"] == 42
-    assert record["throughput"]["tokens_per_second"] > 0
+    speed = record["throughput"]
+    assert speed["tokens_per_second"] > 0 and speed["train_gflops_per_second"] > 0
+    assert speed["matmul_peak_gflops_per_second"] > 0
+    assert speed["utilization"] == pytest.approx(speed["train_gflops_per_second"] / speed["matmul_peak_gflops_per_second"], rel=0.01)
+    assert record["memory"]["peak_rss_mib"] > 50 and record["memory"]["peak_gpu_allocated_mib"] is None
 
 
 def test_contribution_run_records_scores(tiny_dirs, glue_dir, tmp_path):

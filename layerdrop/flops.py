@@ -4,7 +4,7 @@ For a training pass (forward + backward) over examples with real lengths n_1 .. 
 
     FLOPs = sum_i ( 6 * P * n_i  +  12 * L * h * n_i**2 )
 
-    P  non-embedding parameters (total minus `model.base_model.embeddings`). Every weight meets every
+    P  non-embedding parameters (total minus the nn.Embedding look-up tables). Every weight meets every
        token in one multiply-add: 2 FLOPs forward, 4 backward (gradients of inputs and of weights),
        so 6 per parameter per token. The pooler and classifier see one token per example, so
        counting them per token overstates the total slightly (under 2% for MiniLM-L6).
@@ -17,7 +17,8 @@ loop that pads wastes compute this formula does not reward. Embedding look-ups, 
 LayerNorm, GELU and the optimizer step are left out, as in Kaplan et al. (2020) and the PaLM paper's
 MFU; they are small next to the matmuls.
 
-Pure Python (no torch), so the core package can import it.
+Each run record's `throughput` carries these figures for the run (`layerdrop.runner`);
+`benchmarks/utilization.py` checks them against a longer matmul measurement.
 """
 
 from __future__ import annotations
@@ -53,3 +54,16 @@ def training_flops(non_embedding_params: int, n_layers: int, hidden: int, length
 def matmul_flops(m: int, k: int, n: int) -> float:
     """FLOPs of one (m x k) @ (k x n) product: one multiply and one add per term."""
     return 2.0 * m * k * n
+
+
+def training_flops_from_counts(non_embedding_params: int, n_layers: int, hidden: int, tokens: int, sum_squared_lengths: int) -> float:
+    """Training FLOPs of a run that saw `tokens` real tokens in examples whose squared lengths sum
+    to `sum_squared_lengths`: 6 * P * tokens + 12 * L * h * sum(n**2)."""
+    return 6.0 * non_embedding_params * tokens + 12.0 * n_layers * hidden * sum_squared_lengths
+
+
+def embedding_parameters(model) -> int:
+    """Parameters in the model's nn.Embedding tables (looked up, never multiplied)."""
+    import torch
+
+    return sum(p.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters(recurse=False))

@@ -1,0 +1,30 @@
+"""The FLOP count behind every record's utilization figure, checked by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from layerdrop import flops
+from tests.helpers import tiny_config
+
+
+def test_counts_formula_matches_the_per_example_formula():
+    lengths = [3, 5, 5, 9]
+    tokens, squares = sum(lengths), sum(n * n for n in lengths)
+    # 6 P per token, 12 L h n per token of an n-token example.
+    assert flops.training_flops_from_counts(100, 2, 8, tokens, squares) == 6 * 100 * 22 + 12 * 2 * 8 * (9 + 25 + 25 + 81)
+    assert flops.training_flops(100, 2, 8, lengths) == pytest.approx(flops.training_flops_from_counts(100, 2, 8, tokens, squares))
+    assert flops.training_flops(100, 2, 8, lengths, epochs=2) == pytest.approx(2 * flops.training_flops(100, 2, 8, lengths))
+
+
+@pytest.mark.parametrize("family", ["bert", "xlnet"])
+def test_embedding_parameters_are_the_lookup_tables(family):
+    from transformers import AutoModelForSequenceClassification
+
+    config = tiny_config(family)
+    model = AutoModelForSequenceClassification.from_config(config)
+    h = config.hidden_size
+    # BERT: word, position and token-type tables; XLNet: the word table only (relative positions).
+    expected = (config.vocab_size + config.max_position_embeddings + config.type_vocab_size) * h if family == "bert" \
+        else config.vocab_size * h
+    assert flops.embedding_parameters(model) == expected
