@@ -105,18 +105,6 @@ def run_layerdrop(args, glue: str, repeat: int) -> Result:
                   record["train_steps"], record["main_metric"]["value"])
 
 
-def _reset_head(model, seed: int) -> None:
-    """The head initialisation layerdrop uses, so every system starts from the same weights."""
-    try:
-        from layerdrop.resources import _reset_head as reset
-    except ImportError:  # moved or renamed: the benchmark still runs, heads differ slightly
-        import torch
-
-        torch.manual_seed(seed)
-        return
-    reset(model, seed)
-
-
 def run_trainer(args, glue: str, repeat: int, static: bool) -> Result:
     import torch
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, PrinterCallback,
@@ -125,6 +113,7 @@ def run_trainer(args, glue: str, repeat: int, static: bool) -> Result:
     from layerdrop.data import load_task_data, subsample
     from layerdrop.metrics import compute_metrics
     from layerdrop.models import resolve
+    from layerdrop.resources import reset_head
     from layerdrop.tasks import get_task
 
     start = time.perf_counter()
@@ -144,7 +133,7 @@ def run_trainer(args, glue: str, repeat: int, static: bool) -> Result:
     train_data = dataset(train_split)
     dev_data = {name: dataset(raw[name]) for name in task.eval_splits}
     model = AutoModelForSequenceClassification.from_pretrained(location, num_labels=task.num_labels)
-    _reset_head(model, args.seed)
+    reset_head(model, args.seed)  # the head layerdrop's run starts from
     on_cpu = not args.device.startswith("cuda")
     with tempfile.TemporaryDirectory() as out:
         targs = TrainingArguments(

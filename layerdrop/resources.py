@@ -127,7 +127,7 @@ class Resources:
         model = copy.deepcopy(pristine) if keep_pristine else pristine
         if not keep_pristine:
             self._cache = {k: v for k, v in self._cache.items() if v is not pristine}
-        _reset_head(model, cfg.seed)
+        reset_head(model, cfg.seed)
         torch.manual_seed(cfg.seed)  # dropout and everything after depend on the run's seed only
         return model
 
@@ -182,7 +182,7 @@ class Resources:
             self._accelerator.free_memory()
 
 
-def _reset_head(model, seed: int) -> None:
+def reset_head(model, seed: int) -> None:
     """Re-initialise everything outside the encoder (the task head) from `seed`.
 
     transformers initialises a new head from the global RNG at load time; doing it here, from the
