@@ -7,7 +7,6 @@ decay with optional warmup, gradient clipping, per-batch padding.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -101,8 +100,6 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
     import torch
     from transformers import get_scheduler
 
-    from layerdrop.dropout import fast_dropout
-
     generator = torch.Generator().manual_seed(cfg.seed)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     total_steps = max(1, math.ceil(cfg.epochs * steps_per_epoch))
@@ -114,20 +111,6 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
     # global batches when several processes share each step's batches.
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     model.train()
-    # On CPU, dropout's per-element Bernoulli draws cost ~11% of a step; see layerdrop/dropout.py.
-    cheap_masks = fast_dropout(model) if accelerator.device.type == "cpu" else contextlib.nullcontext()
-    start = time.perf_counter()
-    with cheap_masks:
-        step, examples, tokens, squares, loss_value = _train_epochs(
-            model, train, cfg, accelerator, optimizer, scheduler, generator, total_steps, regression)
-    accelerator.wait_for_everyone()
-    seconds = time.perf_counter() - start
-    n = accelerator.num_processes
-    return TrainStats(seconds, step, examples * n, tokens * n, squares * n, loss_value)
-
-
-def _train_epochs(model, train: Encoded, cfg: RunConfig, accelerator, optimizer, scheduler, generator, total_steps: int,
-                  regression: bool):
     step, examples, tokens, squares, loss_value = 0, 0, 0, 0, float("nan")
     start = time.perf_counter()
     for epoch in range(math.ceil(cfg.epochs)):
@@ -160,7 +143,10 @@ def _train_epochs(model, train: Encoded, cfg: RunConfig, accelerator, optimizer,
                 squares += int((lengths * lengths).sum())
                 rate = examples / max(time.perf_counter() - start, 1e-9)
                 update(info=f"loss {loss_value:.4f}  {rate:.0f} ex/s")
-    return step, examples, tokens, squares, loss_value
+    accelerator.wait_for_everyone()
+    seconds = time.perf_counter() - start
+    n = accelerator.num_processes
+    return TrainStats(seconds, step, examples * n, tokens * n, squares * n, loss_value)
 
 
 def predict(model, encoded: Encoded, cfg: RunConfig, accelerator, regression: bool, label: str = "eval"):
