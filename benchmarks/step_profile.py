@@ -5,18 +5,13 @@ Runs `layerdrop.runner.run` (minilm-l6, an SST-2 subsample, K=0, one epoch) unde
 into matrix multiplies (aten::mm, addmm, bmm: the FLOPs utilization counts) and everything else
 (dropout masks, the optimizer, LayerNorm, GELU, gradient clipping, copies). Matmuls run near the
 machine's peak; the other ops are memory-bound, and their share caps the utilization.
-`--plain-dropout` trains with PyTorch's own dropout instead of `layerdrop.dropout.FastDropout`,
-to see that lever on its own; `--ab N` alternates both N times without the profiler and prints
-the training times.
 
-    python benchmarks/step_profile.py              # profile, 640 examples (20 steps)
-    python benchmarks/step_profile.py --ab 2       # FastDropout against torch's dropout, 2,000 examples
+    python benchmarks/step_profile.py              # 640 examples (20 steps)
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 
 import _common
 
@@ -27,16 +22,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="minilm-l6")
     p.add_argument("--data-dir", help="GLUE folder (default $LAYERDROP_GLUE_DIR, else ../shared/data/glue)")
-    p.add_argument("--train-samples", type=int, default=None, help="default 640 (profile) or 2,000 (--ab)")
+    p.add_argument("--train-samples", type=int, default=640)
     p.add_argument("--rows", type=int, default=15, help="ops to list (default 15)")
-    p.add_argument("--plain-dropout", action="store_true", help="train with torch's dropout, not FastDropout")
-    p.add_argument("--ab", type=int, default=0, metavar="N", help="alternate FastDropout and torch's dropout N times; no profile")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="auto: bf16 on GPU, fp32 on CPU")
-    args = p.parse_args(argv)
-    if args.train_samples is None:
-        args.train_samples = 2000 if args.ab else 640
-    return args
+    return p.parse_args(argv)
 
 
 def _config(args, glue):
@@ -46,42 +36,10 @@ def _config(args, glue):
                      epochs=1, learning_rate=1e-4, device=args.device, precision=args.precision)
 
 
-@contextlib.contextmanager
-def _dropout(plain: bool):
-    import layerdrop.dropout as dropout
-
-    real = dropout.fast_dropout
-    if plain:
-        dropout.fast_dropout = lambda model: contextlib.nullcontext(model)
-    try:
-        yield
-    finally:
-        dropout.fast_dropout = real
-
-
-def ab(args, glue) -> int:
-    from layerdrop.runner import run
-
-    rows = []
-    for repeat in range(args.ab):
-        for plain in (True, False):
-            with _dropout(plain):
-                record = run(_config(args, glue), results=None)
-            rows.append([repeat, "torch dropout" if plain else "FastDropout", record["train_seconds"],
-                         record["throughput"]["train_gflops_per_second"], record["main_metric"]["value"]])
-    print(_common.table(["repeat", "dropout", "train_seconds", "train GFLOP/s", "dev accuracy"], rows))
-    plain = _common.median([r[2] for r in rows if r[1] == "torch dropout"])
-    fast = _common.median([r[2] for r in rows if r[1] == "FastDropout"])
-    print(f"\nSUMMARY dropout: median training {plain:.1f} s with torch's dropout, {fast:.1f} s with FastDropout ({plain / fast:.2f}x)")
-    return 0
-
-
 def main(argv=None) -> int:
     args = _common.setup(parse_args, argv)
     glue = _common.glue_dir(args.data_dir)
     print(f"# {_common.machine()}")
-    if args.ab:
-        return ab(args, glue)
     import layerdrop.train as train
     from torch.profiler import ProfilerActivity, profile
 
@@ -98,8 +56,7 @@ def main(argv=None) -> int:
 
     train.fine_tune = profiled
     try:
-        with _dropout(args.plain_dropout):
-            record = run(_config(args, glue), results=None)
+        record = run(_config(args, glue), results=None)
     finally:
         train.fine_tune = fine_tune
     events = sorted(captured["events"], key=lambda e: e.self_cpu_time_total, reverse=True)
