@@ -191,3 +191,20 @@ def test_explicit_lists_are_separate_rows_and_mixed_settings_warn(tmp_path):
 
 def test_output_never_overwrites_an_input(runs):
     assert_clean_error(run_cli("report", str(runs), "--output", str(runs)), 2, "is one of the runs files")
+
+
+def test_records_from_before_a_field_existed_match_its_default(tmp_path):
+    # Seed-1 cells of the reference sweep predate --optimizer and --lr-scheduler: same setting.
+    path = tmp_path / "r.jsonl"
+    old, new = rec("rte", 0, 1, 0.6), rec("rte", 0, 2, 0.7)
+    old["config"].pop("optimizer", None)
+    old["config"].pop("lr_scheduler", None)
+    new["config"].update(optimizer="adamw", lr_scheduler="linear")
+    records.append(path, old)
+    records.append(path, new)
+    result = run_cli("report", str(path), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert "different training settings" not in result.stderr
+    new["config"]["optimizer"] = "sgd"  # a real difference still warns
+    records.append(path, {**new, "run_id": "other"})
+    assert "different training settings" in run_cli("report", str(path), "--format", "json").stderr
