@@ -31,6 +31,12 @@ def setup(parse_args, argv=None):
     return args
 
 
+def device_arguments(parser) -> None:
+    """--device and --precision, the same in every script; `setup` resolves them."""
+    parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="auto: bf16 on GPU, fp32 on CPU")
+
+
 def glue_dir(explicit: str | None = None) -> str:
     """`--data-dir`, else $LAYERDROP_GLUE_DIR, else ../shared/data/glue next to the repository."""
     for candidate in (explicit, os.environ.get("LAYERDROP_GLUE_DIR"), str(REPO.parent / "shared" / "data" / "glue")):

@@ -39,8 +39,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--train-iters", type=int, default=2, help="training steps per block (default 2)")
     p.add_argument("--warmup", type=int, default=1, help="untimed iterations before each block (default 1)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda")
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="auto: bf16 on GPU, fp32 on CPU")
+    _common.device_arguments(p)
     p.add_argument("--quick", action="store_true", help="batch 8, 3 repeats, 2 inference iterations and 1 training step per block")
     args = p.parse_args(argv)
     if args.quick:

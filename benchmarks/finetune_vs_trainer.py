@@ -59,8 +59,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=1, help="rounds of A B C (default 1)")
     p.add_argument("--trainer-optim", default="adamw_torch", choices=("adamw_torch", "adamw_torch_fused"),
                    help="Trainer optimizer (default adamw_torch; transformers 5's own default is adamw_torch_fused)")
-    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda")
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="auto: bf16 on GPU, fp32 on CPU")
+    _common.device_arguments(p)
     p.add_argument("--quick", action="store_true", help="300 training examples, 1 epoch (about 2 minutes on 2 CPU cores)")
     args = p.parse_args(argv)
     if args.quick:

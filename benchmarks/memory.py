@@ -60,8 +60,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 epilog="target: peak - baseline - 16P < 4P (no second copy of the weights)")
     p.add_argument("--data-dir", help="GLUE folder (default $LAYERDROP_GLUE_DIR, else ../shared/data/glue)")
     p.add_argument("--train-samples", type=int, default=256, help="SST-2 examples for the BERT-base-shaped run (default 256)")
-    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda")
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="auto: bf16 on GPU, fp32 on CPU")
+    _common.device_arguments(p)
     p.add_argument("--quick", action="store_true", help="64 training examples, and skip the minilm-l6 run")
     args = p.parse_args(argv)
     if args.quick:

@@ -24,8 +24,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data-dir", help="GLUE folder (default $LAYERDROP_GLUE_DIR, else ../shared/data/glue)")
     p.add_argument("--train-samples", type=int, default=640)
     p.add_argument("--rows", type=int, default=15, help="ops to list (default 15)")
-    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda")
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="auto: bf16 on GPU, fp32 on CPU")
+    _common.device_arguments(p)
     return p.parse_args(argv)
 
 

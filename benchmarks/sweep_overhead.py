@@ -39,8 +39,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--epochs", type=float, default=1.0)
     p.add_argument("--learning-rate", type=float, default=1e-4)
     p.add_argument("--baseline", action="store_true", help="include the K=0 cell (it runs first)")
-    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda")
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="auto: bf16 on GPU, fp32 on CPU")
+    _common.device_arguments(p)
     p.add_argument("--quick", action="store_true", help="evaluate on a 200-example dev subsample")
     args = p.parse_args(argv)
     if args.quick:

@@ -43,8 +43,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--sizes", default=None, help="matmul sizes, comma-separated (default 1024,2048 on CPU; 4096,8192 on GPU)")
     p.add_argument("--window", type=float, default=1.0, help="seconds per timed matmul window (default 1.0)")
     p.add_argument("--windows", type=int, default=3, help="windows per size; the best is kept (default 3)")
-    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda")
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="auto: bf16 on GPU, fp32 on CPU")
+    _common.device_arguments(p)
     p.add_argument("--quick", action="store_true", help="300 training examples, 1 epoch, 2 matmul windows per size")
     args = p.parse_args(argv)
     if args.quick:
