@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 
 import _common
 
@@ -52,34 +51,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def matmul_peak(args) -> list[tuple[int, float]]:
-    """(size, best GFLOP/s over the windows) for each matrix size."""
+    """(size, best GFLOP/s over the windows) for each matrix size: the records' measurement, longer."""
     import torch
+
+    from layerdrop.hardware import measure_matmul_gflops
 
     dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (
         [4096, 8192] if args.device.startswith("cuda") else [1024, 2048])
-    out = []
-    for n in sizes:
-        a = torch.randn(n, n, device=args.device, dtype=dtype)
-        b = torch.randn(n, n, device=args.device, dtype=dtype)
-        c = torch.empty(n, n, device=args.device, dtype=dtype)
-        torch.mm(a, b, out=c)  # warm-up: allocation, library initialisation
-        _common.sync(args.device)
-        best = 0.0
-        for _ in range(args.windows):
-            count, start = 0, time.perf_counter()
-            while True:
-                torch.mm(a, b, out=c)
-                count += 1
-                if count % 4 == 0:  # sync rarely on GPU; the loop stays compute-bound
-                    _common.sync(args.device)
-                    elapsed = time.perf_counter() - start
-                    if elapsed >= args.window:
-                        break
-            best = max(best, count * flops.matmul_flops(n, n, n) / elapsed / 1e9)
-        out.append((n, best))
-        del a, b, c
-    return out
+    return [(n, measure_matmul_gflops(args.device, dtype, n, args.windows, args.window)) for n in sizes]
 
 
 def embedding_parameters(config) -> int:

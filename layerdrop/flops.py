@@ -48,7 +48,7 @@ def training_flops_per_token(non_embedding_params: int, n_layers: int, hidden: i
 
 def training_flops(non_embedding_params: int, n_layers: int, hidden: int, lengths: Sequence[int], epochs: float = 1.0) -> float:
     """Training FLOPs of `epochs` passes over examples of real lengths `lengths`."""
-    return epochs * sum(lengths) * training_flops_per_token(non_embedding_params, n_layers, hidden, lengths)
+    return epochs * training_flops_from_counts(non_embedding_params, n_layers, hidden, sum(lengths), sum(n * n for n in lengths))
 
 
 def matmul_flops(m: int, k: int, n: int) -> float:

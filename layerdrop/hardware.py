@@ -22,36 +22,43 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def matmul_peak_gflops(device, dtype, windows: int = 3, window_seconds: float = 0.1) -> float:
-    """Best sustained `torch.mm` rate in GFLOP/s on `device` for `dtype`, measured once per process.
+def measure_matmul_gflops(device, dtype, n: int, windows: int = 3, window_seconds: float = 0.1) -> float:
+    """Best `torch.mm` rate in GFLOP/s for n x n matrices, over `windows` timed windows (not cached)."""
+    import torch
 
-    Square matrices of 1024 on CPU (a ~9 ms product at 250 GFLOP/s) and 4096 on a GPU; the best of
-    a few short windows, so about 0.3 s per process. A sweep measures once and reuses it.
+    device = torch.device(device)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    c = torch.empty(n, n, device=device, dtype=dtype)
+    torch.mm(a, b, out=c)  # warm-up: library initialisation, allocation
+    _sync(device)
+    best = 0.0
+    for _ in range(windows):
+        count, start = 0, time.perf_counter()
+        while True:
+            torch.mm(a, b, out=c)
+            count += 1
+            if count % 4 == 0:  # sync rarely on a GPU, so the loop stays compute-bound
+                _sync(device)
+                elapsed = time.perf_counter() - start
+                if elapsed >= window_seconds:
+                    break
+        best = max(best, count * matmul_flops(n, n, n) / elapsed / 1e9)
+    return best
+
+
+def matmul_peak_gflops(device, dtype) -> float:
+    """The run records' matmul rate: measured once per process per (device, dtype), about 0.3 s.
+
+    Square matrices of 1024 on CPU (a ~9 ms product at 250 GFLOP/s) and 4096 on a GPU, best of 3
+    windows of 0.1 s. A sweep measures once and reuses it.
     """
     import torch
 
     device = torch.device(device)
     key = (str(device), str(dtype))
     if key not in _PEAKS:
-        n = 4096 if device.type == "cuda" else 1024
-        a = torch.randn(n, n, device=device, dtype=dtype)
-        b = torch.randn(n, n, device=device, dtype=dtype)
-        c = torch.empty(n, n, device=device, dtype=dtype)
-        torch.mm(a, b, out=c)  # warm-up: library initialisation, allocation
-        _sync(device)
-        best = 0.0
-        for _ in range(windows):
-            count, start = 0, time.perf_counter()
-            while True:
-                torch.mm(a, b, out=c)
-                count += 1
-                if count % 4 == 0:
-                    _sync(device)
-                    elapsed = time.perf_counter() - start
-                    if elapsed >= window_seconds:
-                        break
-            best = max(best, count * matmul_flops(n, n, n) / elapsed / 1e9)
-        _PEAKS[key] = best
+        _PEAKS[key] = measure_matmul_gflops(device, dtype, 4096 if device.type == "cuda" else 1024)
     return _PEAKS[key]
 
 

@@ -112,7 +112,7 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
         hardware.reset_peak_memory(accelerator.device)
         stats = fine_tune(model, encoded["train"], cfg, accelerator, task.is_regression)
         record.update(train_seconds=round(stats.seconds, 3), train_steps=stats.steps, final_train_loss=stats.final_loss,
-                      throughput=_throughput(stats, model, accelerator, cfg), memory=hardware.peak_memory(accelerator.device))
+                      throughput=_throughput(stats, model, record["parameters_after"], accelerator, cfg), memory=hardware.peak_memory(accelerator.device))
         t_eval = time.perf_counter()
         from layerdrop.metrics import compute_metrics, main_metric_value
 
@@ -142,7 +142,7 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
     return record
 
 
-def _throughput(stats, model, accelerator, cfg: RunConfig) -> dict[str, float]:
+def _throughput(stats, model, n_parameters: int, accelerator, cfg: RunConfig) -> dict[str, float]:
     """Training speed, and the achieved FLOP/s as a share of this machine's measured matmul rate.
 
     FLOPs count real tokens only (`layerdrop.flops`), so time spent on padding lowers the figure.
@@ -152,7 +152,7 @@ def _throughput(stats, model, accelerator, cfg: RunConfig) -> dict[str, float]:
     from layerdrop.flops import embedding_parameters, training_flops_from_counts
 
     model = accelerator.unwrap_model(model)
-    non_embedding = _count(model) - embedding_parameters(model)
+    non_embedding = n_parameters - embedding_parameters(model)
     flops = training_flops_from_counts(non_embedding, n_layers_of(model.config), model.config.hidden_size,
                                        stats.tokens, stats.sum_squared_lengths)
     achieved = flops / stats.seconds / 1e9 if stats.seconds else 0.0
