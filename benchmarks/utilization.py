@@ -12,13 +12,24 @@
    The record's own `throughput.utilization` (the same formula over the batches it trained on,
    against a 0.3 s matmul measurement) is printed beside it as a cross-check.
 
+With `--workers N`, N copies of the same fine-tuning run at once in separate processes with
+cores/N threads each (the layout of a sweep run as N single-threaded processes, see README), and
+the achieved FLOP/s is their sum, against the same all-cores matmul peak. On 2 cores a single
+run's second thread adds little outside the matmuls (small memory-bound ops barely scale), so
+one single-threaded process per core uses the machine better.
+
     python benchmarks/utilization.py --quick      # 300 examples, 1 epoch
-    python benchmarks/utilization.py              # 2,000 examples, 1 epoch
+    python benchmarks/utilization.py              # 2,000 examples, 1 epoch, one process, all cores
+    python benchmarks/utilization.py --workers 2  # two single-threaded processes at once
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 
 import _common
 
@@ -42,6 +53,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--sizes", default=None, help="matmul sizes, comma-separated (default 1024,2048 on CPU; 4096,8192 on GPU)")
     p.add_argument("--window", type=float, default=1.0, help="seconds per timed matmul window (default 1.0)")
     p.add_argument("--windows", type=int, default=3, help="windows per size; the best is kept (default 3)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="concurrent fine-tuning processes, cores/N threads each; their FLOP/s are summed (default 1)")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # internal: one of the --workers processes
     _common.device_arguments(p)
     p.add_argument("--quick", action="store_true", help="300 training examples, 1 epoch, 2 matmul windows per size")
     args = p.parse_args(argv)
@@ -84,64 +98,101 @@ def train_lengths(args, glue: str, source) -> list[int]:
     return encode(load_tokenizer(source), split, 128).lengths()
 
 
-def main(argv=None) -> int:
-    args = _common.setup(parse_args, argv)
-    glue = _common.glue_dir(args.data_dir)
+def fine_tune(args, glue: str) -> dict:
+    """One fine-tuning run in this process, and its achieved FLOP/s over real tokens."""
     from layerdrop.config import RunConfig
     from layerdrop.models import load_config, resolve
     from layerdrop.runner import run
 
-    print(f"# {_common.machine()}")
-    before = matmul_peak(args)
-    print(f"# matmul before the run: " + ", ".join(f"{n}: {g:.1f} GFLOP/s" for n, g in before), flush=True)
     cfg = RunConfig(model=args.model, task=args.task, strategy="top", k=args.k, seed=args.seed, data_dir=glue,
                     max_train_samples=args.train_samples, epochs=args.epochs, learning_rate=args.learning_rate,
                     batch_size=args.batch_size, device=args.device, precision=args.precision)
     record = run(cfg, results=None)
+    source = resolve(args.model)
+    config = load_config(source)
+    embeddings = embedding_parameters(config)
+    lengths = train_lengths(args, glue, source)
+    per_token = flops.training_flops_per_token(record["parameters_after"] - embeddings, record["n_layers_after"],
+                                               config.hidden_size, lengths)
+    return {"record": record, "hidden": config.hidden_size, "embeddings": embeddings, "lengths": lengths,
+            "per_token": per_token, "attention": flops.attention_flops_per_token(record["n_layers_after"], config.hidden_size, lengths),
+            "achieved": record["throughput"]["tokens_per_second"] * per_token / 1e9}
+
+
+def fine_tune_in_workers(args, argv) -> list[dict]:
+    """`--workers N`: N processes run `fine_tune` at once, cores/N threads each; their results."""
+    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "LAYERDROP_NO_PROGRESS": "1"}
+    command = [sys.executable, __file__, *(argv if argv is not None else sys.argv[1:]), "--worker"]
+    workers = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(args.workers)]
+    results = []
+    for worker in workers:
+        out, _ = worker.communicate()
+        if worker.returncode != 0:
+            raise SystemExit(f"a worker failed with exit code {worker.returncode}")
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    print(f"# {args.workers} workers, {threads} thread(s) each")
+    return results
+
+
+def main(argv=None) -> int:
+    args = _common.setup(parse_args, argv)
+    glue = _common.glue_dir(args.data_dir)
+    if args.worker:
+        import torch
+
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
+        print(json.dumps(fine_tune(args, glue)))
+        return 0
+
+    print(f"# {_common.machine()}")
+    before = matmul_peak(args)
+    print(f"# matmul before the run: " + ", ".join(f"{n}: {g:.1f} GFLOP/s" for n, g in before), flush=True)
+    runs = fine_tune_in_workers(args, argv) if args.workers > 1 else [fine_tune(args, glue)]
     after = matmul_peak(args)
     print(f"# matmul after the run:  " + ", ".join(f"{n}: {g:.1f} GFLOP/s" for n, g in after), flush=True)
 
-    source = resolve(args.model)
-    config = load_config(source)
-    hidden = config.hidden_size
-    n_layers = record["n_layers_after"]
-    embeddings = embedding_parameters(config)
-    non_embedding = record["parameters_after"] - embeddings
-    lengths = train_lengths(args, glue, source)
-    per_token = flops.training_flops_per_token(non_embedding, n_layers, hidden, lengths)
-    attention = flops.attention_flops_per_token(n_layers, hidden, lengths)
-    tokens_per_s = record["throughput"]["tokens_per_second"]
-    achieved = tokens_per_s * per_token / 1e9
+    first, record = runs[0], runs[0]["record"]
+    lengths, per_token, attention = first["lengths"], first["per_token"], first["attention"]
+    achieved = sum(r["achieved"] for r in runs)  # the workers train the same workload over the same span
     peak = max(g for _, g in before + after)
     utilization = achieved / peak
 
     print()
     print(_common.table(["quantity", "value"], [
-        ["model / task", f"{args.model} / {args.task}, K={record['k']}, {n_layers} layers, hidden {hidden}"],
+        ["model / task", f"{args.model} / {args.task}, K={record['k']}, {record['n_layers_after']} layers, hidden {first['hidden']}"],
         ["device / precision", f"{record['device']} / {record['precision']}"],
+        ["processes x threads", f"{len(runs)} x {max(1, (os.cpu_count() or 1) // len(runs)) if len(runs) > 1 else _threads()}"],
         ["parameters_after", record["parameters_after"]],
-        ["embedding parameters", embeddings],
-        ["non-embedding parameters P", non_embedding],
+        ["embedding parameters", first["embeddings"]],
+        ["non-embedding parameters P", record["parameters_after"] - first["embeddings"]],
         ["train examples / steps", f"{record['train_examples']} / {record['train_steps']}"],
         ["mean real length", sum(lengths) / len(lengths)],
         ["sum n^2 / sum n", sum(n * n for n in lengths) / sum(lengths)],
         ["FLOPs per real token", per_token],
         ["  of which attention", f"{attention:,.0f} ({attention / per_token:.1%})"],
-        ["train_seconds", record["train_seconds"]],
-        ["tokens_per_second (record)", tokens_per_s],
-        ["matmul peak GFLOP/s", peak],
-        ["achieved GFLOP/s", achieved],
+        ["train_seconds", " / ".join(str(r["record"]["train_seconds"]) for r in runs)],
+        ["tokens_per_second (record)", " / ".join(str(r["record"]["throughput"]["tokens_per_second"]) for r in runs)],
+        ["matmul peak GFLOP/s (all cores)", peak],
+        ["achieved GFLOP/s" + (" (sum)" if len(runs) > 1 else ""), achieved],
         ["utilization", f"{utilization:.1%}"],
-        ["record: train GFLOP/s / its peak", f"{record['throughput']['train_gflops_per_second']} / "
-                                             f"{record['throughput']['matmul_peak_gflops_per_second']}"],
-        ["record: utilization", f"{record['throughput']['utilization']:.1%}"],
-        ["record: peak RSS MiB", record["memory"]["peak_rss_mib"]],
-        [f"dev {record['main_metric']['name']}", record["main_metric"]["value"]],
+        ["record: train GFLOP/s / its peak", " | ".join(f"{r['record']['throughput']['train_gflops_per_second']} / "
+                                                       f"{r['record']['throughput']['matmul_peak_gflops_per_second']}" for r in runs)],
+        ["record: utilization (its own threads)", " | ".join(f"{r['record']['throughput']['utilization']:.1%}" for r in runs)],
+        ["record: peak RSS MiB", " | ".join(str(r["record"]["memory"]["peak_rss_mib"]) for r in runs)],
+        [f"dev {record['main_metric']['name']}", " | ".join(str(r["record"]["main_metric"]["value"]) for r in runs)],
     ]))
     print()
-    print(f"SUMMARY utilization: achieved {achieved:.1f} GFLOP/s of a {peak:.1f} GFLOP/s matmul peak = "
+    layout = f"{len(runs)} single-threaded processes" if len(runs) > 1 else "one process"
+    print(f"SUMMARY utilization ({layout}): achieved {achieved:.1f} GFLOP/s of a {peak:.1f} GFLOP/s matmul peak = "
           f"{utilization:.1%} (target >= {TARGET:.0%} on CPU): {'PASS' if utilization >= TARGET else 'FAIL'}")
     return 0
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 if __name__ == "__main__":
