@@ -119,9 +119,16 @@ def fine_tune(args, glue: str) -> dict:
             "achieved": record["throughput"]["tokens_per_second"] * per_token / 1e9}
 
 
+def threads_per_process(workers: int) -> int:
+    """Threads each run gets: all of torch's with one process, cores/N with N workers."""
+    import torch
+
+    return torch.get_num_threads() if workers == 1 else max(1, (os.cpu_count() or 1) // workers)
+
+
 def fine_tune_in_workers(args, argv) -> list[dict]:
     """`--workers N`: N processes run `fine_tune` at once, cores/N threads each; their results."""
-    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    threads = threads_per_process(args.workers)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "LAYERDROP_NO_PROGRESS": "1"}
     command = [sys.executable, __file__, *(argv if argv is not None else sys.argv[1:]), "--worker"]
     workers = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(args.workers)]
@@ -147,10 +154,10 @@ def main(argv=None) -> int:
 
     print(f"# {_common.machine()}")
     before = matmul_peak(args)
-    print(f"# matmul before the run: " + ", ".join(f"{n}: {g:.1f} GFLOP/s" for n, g in before), flush=True)
+    print("# matmul before the run: " + ", ".join(f"{n}: {g:.1f} GFLOP/s" for n, g in before), flush=True)
     runs = fine_tune_in_workers(args, argv) if args.workers > 1 else [fine_tune(args, glue)]
     after = matmul_peak(args)
-    print(f"# matmul after the run:  " + ", ".join(f"{n}: {g:.1f} GFLOP/s" for n, g in after), flush=True)
+    print("# matmul after the run:  " + ", ".join(f"{n}: {g:.1f} GFLOP/s" for n, g in after), flush=True)
 
     first, record = runs[0], runs[0]["record"]
     lengths, per_token, attention = first["lengths"], first["per_token"], first["attention"]
@@ -162,7 +169,7 @@ def main(argv=None) -> int:
     print(_common.table(["quantity", "value"], [
         ["model / task", f"{args.model} / {args.task}, K={record['k']}, {record['n_layers_after']} layers, hidden {first['hidden']}"],
         ["device / precision", f"{record['device']} / {record['precision']}"],
-        ["processes x threads", f"{len(runs)} x {max(1, (os.cpu_count() or 1) // len(runs)) if len(runs) > 1 else _threads()}"],
+        ["processes x threads", f"{len(runs)} x {threads_per_process(len(runs))}"],
         ["parameters_after", record["parameters_after"]],
         ["embedding parameters", first["embeddings"]],
         ["non-embedding parameters P", record["parameters_after"] - first["embeddings"]],
@@ -187,12 +194,6 @@ def main(argv=None) -> int:
     print(f"SUMMARY utilization ({layout}): achieved {achieved:.1f} GFLOP/s of a {peak:.1f} GFLOP/s matmul peak = "
           f"{utilization:.1%} (target >= {TARGET:.0%} on CPU): {'PASS' if utilization >= TARGET else 'FAIL'}")
     return 0
-
-
-def _threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
 
 
 if __name__ == "__main__":
