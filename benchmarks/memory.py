@@ -57,7 +57,7 @@ def reference_peak(model_dir: str, batch: int, length: int) -> float:
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="target: peak - baseline - 16P < 4P (no second copy of the weights)")
+                                epilog="target: layerdrop peak - minimal training loop peak < 4P (no second copy of the weights)")
     p.add_argument("--data-dir", help="GLUE folder (default $LAYERDROP_GLUE_DIR, else ../shared/data/glue)")
     p.add_argument("--train-samples", type=int, default=256, help="SST-2 examples for the BERT-base-shaped run (default 256)")
     _common.device_arguments(p)

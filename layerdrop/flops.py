@@ -46,11 +46,6 @@ def training_flops_per_token(non_embedding_params: int, n_layers: int, hidden: i
     return 6.0 * non_embedding_params + attention_flops_per_token(n_layers, hidden, lengths)
 
 
-def training_flops(non_embedding_params: int, n_layers: int, hidden: int, lengths: Sequence[int], epochs: float = 1.0) -> float:
-    """Training FLOPs of `epochs` passes over examples of real lengths `lengths`."""
-    return epochs * training_flops_from_counts(non_embedding_params, n_layers, hidden, sum(lengths), sum(n * n for n in lengths))
-
-
 def matmul_flops(m: int, k: int, n: int) -> float:
     """FLOPs of one (m x k) @ (k x n) product: one multiply and one add per term."""
     return 2.0 * m * k * n

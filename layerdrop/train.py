@@ -111,7 +111,10 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
     # global batches when several processes share each step's batches.
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     model.train()
-    step, examples, tokens, squares, loss_value = 0, 0, 0, 0, float("nan")
+    step, examples, loss_value = 0, 0, float("nan")
+    # Token counts stay on the device until the end: an int() per step would wait for the
+    # optimizer step's kernels on a GPU before the next batch could be queued.
+    tokens = squares = torch.zeros((), dtype=torch.long, device=accelerator.device)
     start = time.perf_counter()
     for epoch in range(math.ceil(cfg.epochs)):
         if cfg.group_by_length:
@@ -139,14 +142,14 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
                 step += 1
                 examples += batch["input_ids"].shape[0]
                 lengths = batch["attention_mask"].sum(dim=1)
-                tokens += int(lengths.sum())
-                squares += int((lengths * lengths).sum())
+                tokens = tokens + lengths.sum()
+                squares = squares + (lengths * lengths).sum()
                 rate = examples / max(time.perf_counter() - start, 1e-9)
                 update(info=f"loss {loss_value:.4f}  {rate:.0f} ex/s")
     accelerator.wait_for_everyone()
     seconds = time.perf_counter() - start
     n = accelerator.num_processes
-    return TrainStats(seconds, step, examples * n, tokens * n, squares * n, loss_value)
+    return TrainStats(seconds, step, examples * n, int(tokens) * n, int(squares) * n, loss_value)
 
 
 def predict(model, encoded: Encoded, cfg: RunConfig, accelerator, regression: bool, label: str = "eval"):
