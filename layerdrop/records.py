@@ -110,3 +110,31 @@ def read(path: str | Path, warn=None) -> Iterator[dict[str, Any]]:
 
 def environment() -> dict[str, Any]:
     return {"hostname": platform.node(), "platform": platform.platform(), "argv": sys.argv[1:]}
+
+
+# Config fields that name the layer selection rather than shape the training: two runs that drop
+# the same layers differ only in these.
+SELECTION_FIELDS = ("strategy", "k", "params")
+
+
+def training_identity(record: dict[str, Any]) -> str:
+    """Everything fine-tuning sees: the config without how the layers were chosen, the dropped
+    layers, the data actually loaded, the library versions and the device. Runs with equal
+    identities train the same model from the same start with the same random numbers."""
+    config = {key: value for key, value in record["config"].items() if key not in SELECTION_FIELDS}
+    seen = [config, record.get("model"), record.get("data"), sorted(record["dropped_layers"]), record.get("versions"),
+            record.get("device"), record.get("precision"), record.get("num_processes")]
+    return json.dumps(seen, sort_keys=True, default=str)
+
+
+def find_twin(path: str | Path, record: dict[str, Any]) -> dict[str, Any] | None:
+    """The first `ok` record in `path` that trained what `record` would train, if any."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    identity = training_identity(record)
+    for other in read(path, warn=lambda message: None):
+        if other.get("status") == "ok" and other["run_id"] != record["run_id"] and "config" in other \
+                and "dropped_layers" in other and training_identity(other) == identity:
+            return other
+    return None

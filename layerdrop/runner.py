@@ -54,11 +54,13 @@ def prepare(cfg: RunConfig, res: Resources):
 
 
 def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, save_model: str | Path | None = None,
-        resources: Resources | None = None, overwrite: bool = False) -> dict[str, Any]:
+        resources: Resources | None = None, overwrite: bool = False, reuse: bool = False) -> dict[str, Any]:
     """Run one experiment and append its record to `results` (None: don't write).
 
     Usage errors (bad flags, data, names) raise before anything is written. Once training has
-    started, a failure or interrupt is recorded with its status and re-raised.
+    started, a failure or interrupt is recorded with its status and re-raised. With `reuse`, a
+    run whose twin is already in `results` (same layers dropped, everything else that training
+    sees equal; see `records.training_identity`) copies the twin's outcome instead of training.
     """
     cfg.validate()
     registry.plan(cfg.strategy, cfg.params)  # strategy and params checked before anything loads
@@ -95,9 +97,12 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
         "started_at": started_at,
         "versions": records.library_versions(),
     }
+    accelerator = res.accelerator(cfg)
+    record.update(device=str(accelerator.device), precision=cfg.precision, num_processes=accelerator.num_processes)
+    twin = records.find_twin(results, record) if reuse and results is not None and save_model is None else None
+    if twin is not None:
+        return _reused(record, twin, results, t0, accelerator.is_main_process)
     try:
-        accelerator = res.accelerator(cfg)
-        record.update(device=str(accelerator.device), precision=cfg.precision, num_processes=accelerator.num_processes)
         model = res.fresh_model(cfg, source, task, keep_pristine=resources is not None)
         record["parameters_before"] = _count(model)
         if selection.k:
@@ -139,6 +144,23 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
         if results is not None and record["status"] != "running" and res.accelerator(cfg).is_main_process:
             records.append(results, record)
         res.release()
+    return record
+
+
+# What a reused record takes from its twin: everything fine-tuning and evaluation produced.
+OUTCOME_FIELDS = ("parameters_before", "parameters_after", "train_seconds", "train_steps", "final_train_loss",
+                  "throughput", "memory", "eval_seconds", "metrics", "main_metric")
+
+
+def _reused(record: dict[str, Any], twin: dict[str, Any], results, t0: float, main_process: bool) -> dict[str, Any]:
+    """Record this cell with its twin's outcome: the same model trained the same way, so the
+    same numbers (bit for bit on CPU, where the twins of the reference sweeps matched exactly)."""
+    origin = twin.get("reused_from") or twin["run_id"]
+    record.update({field: twin[field] for field in OUTCOME_FIELDS if field in twin}, status="ok", reused_from=origin)
+    record.update(ended_at=records.now(), total_seconds=round(time.perf_counter() - t0, 3), environment=records.environment())
+    progress.log(f"same layers, seed and settings as run {origin}: reusing its result (--no-reuse trains it again)")
+    if main_process:
+        records.append(results, record)
     return record
 
 

@@ -265,13 +265,20 @@ def validate(sweep: SweepConfig) -> dict[str, int]:
 @dataclass
 class SweepOutcome:
     ran: int = 0
+    reused: int = 0
     skipped: int = 0
     failed: list[str] = field(default_factory=list)
     records: list[dict] = field(default_factory=list)
 
 
-def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fast: bool = False) -> SweepOutcome:
-    """Run the cells not yet done, sharing loaded models and tokenized data across them."""
+def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fast: bool = False,
+            reuse: bool = True) -> SweepOutcome:
+    """Run the cells not yet done, sharing loaded models and tokenized data across them.
+
+    With `reuse` (not under `force`), a cell that drops the same layers as one already recorded,
+    with the same seed and settings (e.g. top and even-alternate at K=1), copies that cell's result
+    instead of training the identical model again; its record says `reused_from`.
+    """
     from layerdrop.resources import Resources
     from layerdrop.runner import run
 
@@ -309,8 +316,12 @@ def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fas
                     update(1)
                     continue
                 try:
-                    outcome.records.append(run(cell, results=results, resources=resources))
-                    outcome.ran += 1
+                    record = run(cell, results=results, resources=resources, reuse=reuse and not force)
+                    outcome.records.append(record)
+                    if record.get("reused_from"):
+                        outcome.reused += 1
+                    else:
+                        outcome.ran += 1
                 except Exception as exc:  # one cell's failure, whatever it is, must not end the sweep
                     reason = str(exc) if isinstance(exc, LayerdropError) else f"{type(exc).__name__}: {exc}"
                     outcome.failed.append(f"{label}: {reason}")

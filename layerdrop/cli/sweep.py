@@ -25,6 +25,7 @@ def sweep(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and the layers each drops; run nothing.", rich_help_panel=RUNNING)] = False,
     force: Annotated[bool, typer.Option("--force", help="Rerun cells already recorded as ok.", rich_help_panel=RUNNING)] = False,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed cell.", rich_help_panel=RUNNING)] = False,
+    no_reuse: Annotated[bool, typer.Option("--no-reuse", help="Train every cell, even one that drops the same layers as a finished cell with the same seed and settings (by default it copies that result, marked reused_from).", rich_help_panel=RUNNING)] = False,
     json: common.Json = False,
 ) -> None:
     """Run a grid of models x strategies x K x tasks x seeds, resumably.
@@ -69,18 +70,18 @@ def sweep(
     cells = sweeps.shard_cells(sweeps.expand(spec), shard_spec)
     results = spec.results_path(results_dir)
     if dry_run:
-        _print_plan(cells, layers, sweeps.done_ids(results), json)
+        _print_plan(cells, layers, sweeps.done_ids(results), json, reuse=not (no_reuse or force))
         return
     import signal
 
     # Schedulers send SIGTERM before killing: record the running cell as interrupted, exit 130.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
-    outcome = sweeps.execute(cells, results, force=force, fail_fast=fail_fast)
-    common.err.print(f"sweep {spec.name}: {outcome.ran} ran, {outcome.skipped} already done, "
+    outcome = sweeps.execute(cells, results, force=force, fail_fast=fail_fast, reuse=not no_reuse)
+    common.err.print(f"sweep {spec.name}: {outcome.ran} ran, {outcome.reused} reused a twin's result, {outcome.skipped} already done, "
                      f"{len(outcome.failed)} failed; results in {results}", highlight=False, markup=False)
     if json:
-        common.print_json({"ran": outcome.ran, "skipped": outcome.skipped, "failed": outcome.failed, "results": str(results)})
+        common.print_json({"ran": outcome.ran, "reused": outcome.reused, "skipped": outcome.skipped, "failed": outcome.failed, "results": str(results)})
     elif outcome.records:
         common.out.print(common.run_table(outcome.records))
     if outcome.failed:
@@ -99,27 +100,41 @@ def _train_values(pairs: dict[str, str]) -> dict:
     return values
 
 
-def _print_plan(cells, layers: dict[str, int], done: set[str], as_json: bool) -> None:
-    from layerdrop import registry
+def _print_plan(cells, layers: dict[str, int], done: set[str], as_json: bool, reuse: bool) -> None:
+    import json
 
-    rows = []
+    from layerdrop import registry
+    from layerdrop.config import config_dict
+    from layerdrop.records import SELECTION_FIELDS
     from layerdrop.strategy import ScoresNeeded
 
+    rows, first_with = [], {}
     for cell in cells:
+        reuses = None
         try:
-            dropped = common.layers_text(registry.plan(cell.strategy, cell.params).select(layers[cell.model], cell.k).dropped_layers)
+            dropped_layers = registry.plan(cell.strategy, cell.params).select(layers[cell.model], cell.k).dropped_layers
+            dropped = common.layers_text(dropped_layers)
+            # The first cell training this exact model; later twins reuse its result (data-driven
+            # strategies find their twins only at run time, once their layers are known).
+            settings = {key: value for key, value in config_dict(cell).items() if key not in SELECTION_FIELDS}
+            origin = first_with.setdefault(json.dumps([settings, sorted(dropped_layers)], sort_keys=True, default=str), cell.run_id)
+            reuses = origin if reuse and origin != cell.run_id else None
         except ScoresNeeded:
             dropped = "chosen from scores at run time"
         rows.append({"run_id": cell.run_id, "model": cell.model, "task": cell.task, "strategy": cell.strategy,
-                     "params": list(cell.params), "k": cell.k, "seed": cell.seed, "dropped": dropped, "done": cell.run_id in done})
+                     "params": list(cell.params), "k": cell.k, "seed": cell.seed, "dropped": dropped, "done": cell.run_id in done,
+                     "reuses": reuses})
     if as_json:
         common.print_json(rows)
         return
     from rich.table import Table
 
-    table = Table("run id", "model", "task", "strategy", "K", "seed", "dropped", "done", box=None)
+    table = Table("run id", "model", "task", "strategy", "K", "seed", "dropped", "done", "reuses", box=None)
     for r in rows:
         strategy = r["strategy"] + (f" ({', '.join(r['params'])})" if r["params"] else "")
-        table.add_row(r["run_id"], r["model"], r["task"], strategy, str(r["k"]), str(r["seed"]), r["dropped"], "yes" if r["done"] else "")
+        table.add_row(r["run_id"], r["model"], r["task"], strategy, str(r["k"]), str(r["seed"]), r["dropped"],
+                      "yes" if r["done"] else "", r["reuses"] or "")
     common.out.print(table)
-    common.out.print(f"{len(rows)} cells, {sum(r['done'] for r in rows)} already done")
+    twins = sum(bool(r["reuses"]) for r in rows)
+    common.out.print(f"{len(rows)} cells, {sum(r['done'] for r in rows)} already done"
+                     + (f", {twins} drop the same layers as an earlier cell and will reuse its result (--no-reuse trains them)" if twins else ""))

@@ -104,3 +104,35 @@ def test_all_bad_names_reported_at_once(setup, tmp_path):
                      "--k", "1", "--k", "9", "--task", "rtee", "--name", "s", "--results-dir", str(tmp_path))
     line = assert_clean_error(result, 2, "problem(s)", "'topp'", "'rtee'", "missing-model", "--k 9")
     assert "nothing has run" in line and not (tmp_path / "s").exists()
+
+
+def test_cells_that_drop_the_same_layers_share_one_training(setup, tmp_path):
+    model, glue = setup
+    twins = ["sweep", "--model", str(model), "--strategy", "top", "--strategy", "alternate,parity=even", "--k", "1",
+             "--task", "rte", "--seed", "3", "--no-baseline", "--name", "s", "--train", f"data_dir={glue}",
+             "--train", "epochs=1", "--train", "batch_size=2"]
+    plan = json.loads(run_cli(*twins, "--results-dir", str(tmp_path / "a"), "--dry-run", "--json").stdout)
+    top, even = plan
+    assert top["dropped"] == even["dropped"] == "3" and even["reuses"] == top["run_id"] and top["reuses"] is None
+
+    # The premise: trained twice, the twins give the same numbers, bit for bit.
+    trained = run_cli(*twins, "--results-dir", str(tmp_path / "a"), "--no-reuse")
+    assert trained.returncode == 0, trained.stderr
+    both = read(tmp_path / "a")
+    assert [r["strategy"] for r in both] == ["top", "alternate"] and not any("reused_from" in r for r in both)
+    assert both[0]["metrics"] == both[1]["metrics"] and both[0]["final_train_loss"] == both[1]["final_train_loss"]
+
+    reused = run_cli(*twins, "--results-dir", str(tmp_path / "b"))
+    assert reused.returncode == 0, reused.stderr
+    assert "1 ran, 1 reused" in reused.stderr and "reusing its result" in reused.stderr
+    first, second = read(tmp_path / "b")
+    assert "reused_from" not in first and second["reused_from"] == first["run_id"] == top["run_id"]
+    assert second["run_id"] == even["run_id"] and second["params"] == {"parity": "even"}
+    assert second["metrics"] == both[1]["metrics"] and second["final_train_loss"] == both[1]["final_train_loss"]
+
+    # Another seed is another model: its twins pair up among themselves.
+    more = run_cli(*twins, "--seed", "4", "--results-dir", str(tmp_path / "b"))
+    assert more.returncode == 0 and "1 ran, 1 reused a twin's result, 2 already done" in more.stderr, more.stderr
+    cell = {(r["config"]["seed"], r["strategy"]): r for r in read(tmp_path / "b")}
+    assert cell[4, "alternate"]["reused_from"] == cell[4, "top"]["run_id"] != first["run_id"]
+    assert "reused_from" not in cell[4, "top"]
