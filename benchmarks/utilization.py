@@ -114,8 +114,12 @@ class TimeMatchedPeak:
             self._handle.remove()
 
     def _after_step(self, optimizer, args, kwargs) -> None:
+        import torch
+
         from layerdrop.hardware import measure_matmul_gflops
 
+        if str(self.device).startswith("cuda"):
+            torch.cuda.synchronize()  # the step's queued kernels are training time, not pause
         now = time.perf_counter()
         if self._last is None:  # the first step starts the clock: loading and tokenizing are not training
             self._last = now

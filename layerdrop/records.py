@@ -121,20 +121,36 @@ def training_identity(record: dict[str, Any]) -> str:
     """Everything fine-tuning sees: the config without how the layers were chosen, the dropped
     layers, the data actually loaded, the library versions and the device. Runs with equal
     identities train the same model from the same start with the same random numbers."""
-    config = {key: value for key, value in record["config"].items() if key not in SELECTION_FIELDS}
+    from layerdrop.config import ADDED_LATER
+
+    # Records older than a setting carry no key for it, and ran with its default.
+    config = {key: value for key, value in {**ADDED_LATER, **record["config"]}.items() if key not in SELECTION_FIELDS}
     seen = [config, record.get("model"), record.get("data"), sorted(record["dropped_layers"]), record.get("versions"),
             record.get("device"), record.get("precision"), record.get("num_processes")]
     return json.dumps(seen, sort_keys=True, default=str)
 
 
+_TRAINED: dict[str, tuple[tuple[int, int], dict[str, dict[str, Any]]]] = {}  # path -> (size, mtime), identity -> record
+
+
 def find_twin(path: str | Path, record: dict[str, Any]) -> dict[str, Any] | None:
-    """The first `ok` record in `path` that trained what `record` would train, if any."""
+    """The last `ok` record in `path` that trained what `record` would train, if any.
+
+    The last, because a report keeps the last record of a run id (a `--force` rerun wins). The
+    index is rebuilt only when the file has changed, so a sweep reads its file once per new record.
+    """
     path = Path(path)
     if not path.is_file():
         return None
-    identity = training_identity(record)
-    for other in read(path, warn=lambda message: None):
-        if other.get("status") == "ok" and other["run_id"] != record["run_id"] and "config" in other \
-                and "dropped_layers" in other and training_identity(other) == identity:
-            return other
-    return None
+    stat = path.stat()
+    stamp = (stat.st_size, stat.st_mtime_ns)
+    key = str(path.resolve())
+    if key not in _TRAINED or _TRAINED[key][0] != stamp:
+        latest: dict[str, dict[str, Any]] = {}
+        for other in read(path, warn=lambda message: None):
+            if "config" in other and "dropped_layers" in other:
+                latest[other["run_id"]] = other
+        index = {training_identity(other): other for other in latest.values() if other.get("status") == "ok"}
+        _TRAINED[key] = (stamp, index)
+    twin = _TRAINED[key][1].get(training_identity(record))
+    return twin if twin is not None and twin["run_id"] != record["run_id"] else None

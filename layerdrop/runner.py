@@ -99,7 +99,9 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
     }
     accelerator = res.accelerator(cfg)
     record.update(device=str(accelerator.device), precision=cfg.precision, num_processes=accelerator.num_processes)
-    twin = records.find_twin(results, record) if reuse and results is not None and save_model is None else None
+    # Not under `accelerate launch`: every process would have to reach the same decision at once.
+    reusable = reuse and results is not None and save_model is None and accelerator.num_processes == 1
+    twin = records.find_twin(results, record) if reusable else None
     if twin is not None:
         return _reused(record, twin, results, t0, accelerator.is_main_process)
     try:
@@ -147,9 +149,9 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
     return record
 
 
-# What a reused record takes from its twin: everything fine-tuning and evaluation produced.
-OUTCOME_FIELDS = ("parameters_before", "parameters_after", "train_seconds", "train_steps", "final_train_loss",
-                  "throughput", "memory", "eval_seconds", "metrics", "main_metric")
+# What a reused record takes from its twin: what the training produced. Not the timings,
+# throughput or memory: this cell did not train, so it has none of its own to report.
+OUTCOME_FIELDS = ("parameters_before", "parameters_after", "train_steps", "final_train_loss", "metrics", "main_metric")
 
 
 def _reused(record: dict[str, Any], twin: dict[str, Any], results, t0: float, main_process: bool) -> dict[str, Any]:

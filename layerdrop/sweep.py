@@ -186,23 +186,28 @@ def shard_cells(cells: list[RunConfig], shard: tuple[int, int] | None) -> list[R
     return [cell for i, cell in enumerate(cells) if i % total == index - 1]
 
 
-def done_ids(results: Path) -> set[str]:
-    """Run ids already recorded as ok (failed and interrupted ones are rerun)."""
+def done_ids(results: Path, reused_count: bool = True) -> set[str]:
+    """Run ids already recorded as ok (failed and interrupted ones are rerun).
+
+    With `reused_count=False` (`--no-reuse`), a cell that copied a twin's result is not done: it
+    has not been trained yet.
+    """
     if not results.is_file():
         return set()
-    return {r["run_id"] for r in records.read(results, warn=progress.log) if r.get("status") == "ok"}
+    return {r["run_id"] for r in records.read(results, warn=progress.log)
+            if r.get("status") == "ok" and (reused_count or not r.get("reused_from"))}
 
 
 class DoneTracker:
     """`done_ids`, re-read only when the results file has grown (another process appended)."""
 
-    def __init__(self, results: Path):
-        self.results, self._size, self._ids = results, -1, set()
+    def __init__(self, results: Path, reused_count: bool = True):
+        self.results, self.reused_count, self._size, self._ids = results, reused_count, -1, set()
 
     def __contains__(self, run_id: str) -> bool:
         size = self.results.stat().st_size if self.results.is_file() else 0
         if size != self._size:
-            self._size, self._ids = size, done_ids(self.results)
+            self._size, self._ids = size, done_ids(self.results, self.reused_count)
         return run_id in self._ids
 
 
@@ -277,7 +282,8 @@ def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fas
 
     With `reuse` (not under `force`), a cell that drops the same layers as one already recorded,
     with the same seed and settings (e.g. top and even-alternate at K=1), copies that cell's result
-    instead of training the identical model again; its record says `reused_from`.
+    instead of training the identical model again; its record says `reused_from`. Without it,
+    cells that reused a result earlier count as not done, and train.
     """
     from layerdrop.resources import Resources
     from layerdrop.runner import run
@@ -285,7 +291,7 @@ def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fas
     records.check_writable(results)
     resources = Resources(shared=True)  # one per process: each model loaded once, each task tokenized once
     accelerator = resources.accelerator(cells[0]) if cells else None
-    tracker = DoneTracker(results)
+    tracker = DoneTracker(results, reused_count=reuse)
     done = set() if force else {cell.run_id for cell in cells if cell.run_id in tracker}
     if accelerator is not None and accelerator.num_processes > 1:
         # Under `accelerate launch` the processes train each cell together: rank 0 decides what

@@ -101,6 +101,6 @@ def run_table(runs: list[dict[str, Any]]):
         table.add_row(
             r["task"], r["model"]["name"], r["strategy"], str(r["k"]), layers_text(r["dropped_layers"]),
             f"{r.get('parameters_before', 0):,}", f"{r.get('parameters_after', 0):,}",
-            metrics or r.get("status", ""), f"{r.get('train_seconds', 0):.1f}",
+            metrics or r.get("status", ""), "reused" if r.get("reused_from") else f"{r.get('train_seconds', 0):.1f}",
         )
     return table

@@ -67,10 +67,11 @@ def sweep(
     if no_baseline:
         spec = dataclasses.replace(spec, baseline=False)
     layers = sweeps.validate(spec)
-    cells = sweeps.shard_cells(sweeps.expand(spec), shard_spec)
+    grid = sweeps.expand(spec)
+    cells = sweeps.shard_cells(grid, shard_spec)
     results = spec.results_path(results_dir)
     if dry_run:
-        _print_plan(cells, layers, sweeps.done_ids(results), json, reuse=not (no_reuse or force))
+        _print_plan(cells, grid, layers, sweeps.done_ids(results, reused_count=not no_reuse), json, reuse=not (no_reuse or force))
         return
     import signal
 
@@ -100,7 +101,9 @@ def _train_values(pairs: dict[str, str]) -> dict:
     return values
 
 
-def _print_plan(cells, layers: dict[str, int], done: set[str], as_json: bool, reuse: bool) -> None:
+def _print_plan(cells, grid, layers: dict[str, int], done: set[str], as_json: bool, reuse: bool) -> None:
+    """The cells of this shard, the layers each drops, and its twin: the first cell of the whole
+    grid that trains the same model (data-driven strategies find theirs only at run time)."""
     import json
 
     from layerdrop import registry
@@ -108,33 +111,31 @@ def _print_plan(cells, layers: dict[str, int], done: set[str], as_json: bool, re
     from layerdrop.records import SELECTION_FIELDS
     from layerdrop.strategy import ScoresNeeded
 
-    rows, first_with = [], {}
-    for cell in cells:
-        reuses = None
+    dropped, first_with = {}, {}
+    for cell in grid:
         try:
             dropped_layers = registry.plan(cell.strategy, cell.params).select(layers[cell.model], cell.k).dropped_layers
-            dropped = common.layers_text(dropped_layers)
-            # The first cell training this exact model; later twins reuse its result (data-driven
-            # strategies find their twins only at run time, once their layers are known).
-            settings = {key: value for key, value in config_dict(cell).items() if key not in SELECTION_FIELDS}
-            origin = first_with.setdefault(json.dumps([settings, sorted(dropped_layers)], sort_keys=True, default=str), cell.run_id)
-            reuses = origin if reuse and origin != cell.run_id else None
         except ScoresNeeded:
-            dropped = "chosen from scores at run time"
-        rows.append({"run_id": cell.run_id, "model": cell.model, "task": cell.task, "strategy": cell.strategy,
-                     "params": list(cell.params), "k": cell.k, "seed": cell.seed, "dropped": dropped, "done": cell.run_id in done,
-                     "reuses": reuses})
+            dropped[cell.run_id] = ("chosen from scores at run time", None)
+            continue
+        settings = {key: value for key, value in config_dict(cell).items() if key not in SELECTION_FIELDS}
+        origin = first_with.setdefault(json.dumps([settings, sorted(dropped_layers)], sort_keys=True, default=str), cell.run_id)
+        dropped[cell.run_id] = (common.layers_text(dropped_layers), origin if reuse and origin != cell.run_id else None)
+    rows = [{"run_id": cell.run_id, "model": cell.model, "task": cell.task, "strategy": cell.strategy,
+             "params": list(cell.params), "k": cell.k, "seed": cell.seed, "dropped": dropped[cell.run_id][0],
+             "done": cell.run_id in done, "twin_of": dropped[cell.run_id][1]} for cell in cells]
     if as_json:
         common.print_json(rows)
         return
     from rich.table import Table
 
-    table = Table("run id", "model", "task", "strategy", "K", "seed", "dropped", "done", "reuses", box=None)
+    table = Table("run id", "model", "task", "strategy", "K", "seed", "dropped", "done", "twin of", box=None)
     for r in rows:
         strategy = r["strategy"] + (f" ({', '.join(r['params'])})" if r["params"] else "")
         table.add_row(r["run_id"], r["model"], r["task"], strategy, str(r["k"]), str(r["seed"]), r["dropped"],
-                      "yes" if r["done"] else "", r["reuses"] or "")
+                      "yes" if r["done"] else "", r["twin_of"] or "")
     common.out.print(table)
-    twins = sum(bool(r["reuses"]) for r in rows)
+    twins = sum(bool(r["twin_of"]) for r in rows if not r["done"])
     common.out.print(f"{len(rows)} cells, {sum(r['done'] for r in rows)} already done"
-                     + (f", {twins} drop the same layers as an earlier cell and will reuse its result (--no-reuse trains them)" if twins else ""))
+                     + (f", {twins} to run are twins of an earlier cell (same layers, seed and settings) and reuse its "
+                        "result if it has finished by then (--no-reuse trains them)" if twins else ""))

@@ -113,7 +113,7 @@ def test_cells_that_drop_the_same_layers_share_one_training(setup, tmp_path):
              "--train", "epochs=1", "--train", "batch_size=2"]
     plan = json.loads(run_cli(*twins, "--results-dir", str(tmp_path / "a"), "--dry-run", "--json").stdout)
     top, even = plan
-    assert top["dropped"] == even["dropped"] == "3" and even["reuses"] == top["run_id"] and top["reuses"] is None
+    assert top["dropped"] == even["dropped"] == "3" and even["twin_of"] == top["run_id"] and top["twin_of"] is None
 
     # The premise: trained twice, the twins give the same numbers, bit for bit.
     trained = run_cli(*twins, "--results-dir", str(tmp_path / "a"), "--no-reuse")
@@ -129,6 +129,7 @@ def test_cells_that_drop_the_same_layers_share_one_training(setup, tmp_path):
     assert "reused_from" not in first and second["reused_from"] == first["run_id"] == top["run_id"]
     assert second["run_id"] == even["run_id"] and second["params"] == {"parity": "even"}
     assert second["metrics"] == both[1]["metrics"] and second["final_train_loss"] == both[1]["final_train_loss"]
+    assert not {"train_seconds", "throughput", "memory"} & set(second)  # it did not train: no timings of its own
 
     # Another seed is another model: its twins pair up among themselves.
     more = run_cli(*twins, "--seed", "4", "--results-dir", str(tmp_path / "b"))
@@ -136,3 +137,9 @@ def test_cells_that_drop_the_same_layers_share_one_training(setup, tmp_path):
     cell = {(r["config"]["seed"], r["strategy"]): r for r in read(tmp_path / "b")}
     assert cell[4, "alternate"]["reused_from"] == cell[4, "top"]["run_id"] != first["run_id"]
     assert "reused_from" not in cell[4, "top"]
+
+    # --no-reuse trains the cells that reused a result; the report keeps the trained record.
+    retrained = run_cli(*twins, "--seed", "4", "--results-dir", str(tmp_path / "b"), "--no-reuse")
+    assert retrained.returncode == 0 and "2 ran, 0 reused a twin's result, 2 already done" in retrained.stderr, retrained.stderr
+    last = {r["run_id"]: r for r in read(tmp_path / "b")}
+    assert not any("reused_from" in r for r in last.values()) and len(last) == 4

@@ -144,3 +144,17 @@ def test_twins_differ_only_in_how_the_layers_were_chosen(tmp_path):
         assert records.find_twin(path, {**cell, **change}) is None, change
     assert records.find_twin(path, {**done}) is None  # a run is not its own twin
     assert records.find_twin(tmp_path / "none.jsonl", cell) is None
+
+
+def test_twin_lookup_reads_old_records_and_the_last_rerun(tmp_path):
+    from layerdrop import records
+
+    old = {"run_id": "a", "status": "ok", "config": {"model": "m", "strategy": "top", "k": 1, "params": [], "seed": 1},
+           "dropped_layers": [5], "metrics": {"accuracy": 0.5}}
+    path = tmp_path / "runs.jsonl"
+    records.append(path, old)  # written before `optimizer` existed: it ran with the default
+    cell = {**old, "run_id": "b", "config": {**old["config"], "strategy": "alternate", "optimizer": "adamw"}}
+    assert records.find_twin(path, cell)["metrics"] == {"accuracy": 0.5}
+    records.append(path, {**old, "metrics": {"accuracy": 0.7}})  # a --force rerun of the same run id
+    assert records.find_twin(path, cell)["metrics"] == {"accuracy": 0.7}
+    assert records.find_twin(path, {**cell, "config": {**cell["config"], "optimizer": "sgd"}}) is None
