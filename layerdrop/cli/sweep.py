@@ -104,11 +104,9 @@ def _train_values(pairs: dict[str, str]) -> dict:
 def _print_plan(cells, grid, layers: dict[str, int], done: set[str], as_json: bool, reuse: bool) -> None:
     """The cells of this shard, the layers each drops, and its twin: the first cell of the whole
     grid that trains the same model (data-driven strategies find theirs only at run time)."""
-    import json
-
     from layerdrop import registry
     from layerdrop.config import config_dict
-    from layerdrop.records import SELECTION_FIELDS
+    from layerdrop.records import training_identity
     from layerdrop.strategy import ScoresNeeded
 
     dropped, first_with = {}, {}
@@ -118,8 +116,9 @@ def _print_plan(cells, grid, layers: dict[str, int], done: set[str], as_json: bo
         except ScoresNeeded:
             dropped[cell.run_id] = ("chosen from scores at run time", None)
             continue
-        settings = {key: value for key, value in config_dict(cell).items() if key not in SELECTION_FIELDS}
-        origin = first_with.setdefault(json.dumps([settings, sorted(dropped_layers)], sort_keys=True, default=str), cell.run_id)
+        # The same identity a run looks its twin up by, from what is known before anything loads.
+        identity = training_identity({"config": config_dict(cell), "dropped_layers": dropped_layers})
+        origin = first_with.setdefault(identity, cell.run_id)
         dropped[cell.run_id] = (common.layers_text(dropped_layers), origin if reuse and origin != cell.run_id else None)
     rows = [{"run_id": cell.run_id, "model": cell.model, "task": cell.task, "strategy": cell.strategy,
              "params": list(cell.params), "k": cell.k, "seed": cell.seed, "dropped": dropped[cell.run_id][0],
