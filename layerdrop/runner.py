@@ -119,6 +119,7 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
         hardware.reset_peak_memory(accelerator.device)
         stats = fine_tune(model, encoded["train"], cfg, accelerator, task.is_regression)
         record.update(train_seconds=round(stats.seconds, 3), train_steps=stats.steps, final_train_loss=stats.final_loss,
+                      train_loss_last_epoch=round(stats.last_epoch_loss, 6),
                       throughput=_throughput(stats, model, record["parameters_after"], accelerator, cfg), memory=hardware.peak_memory(accelerator.device))
         t_eval = time.perf_counter()
         from layerdrop.metrics import compute_metrics, main_metric_value
@@ -151,7 +152,7 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
 
 # What a reused record takes from its twin: what the training produced. Not the timings,
 # throughput or memory: this cell did not train, so it has none of its own to report.
-OUTCOME_FIELDS = ("parameters_before", "parameters_after", "train_steps", "final_train_loss", "metrics", "main_metric")
+OUTCOME_FIELDS = ("parameters_before", "parameters_after", "train_steps", "final_train_loss", "train_loss_last_epoch", "metrics", "main_metric")
 
 
 def _reused(record: dict[str, Any], twin: dict[str, Any], results, t0: float, main_process: bool) -> dict[str, Any]:

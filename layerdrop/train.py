@@ -45,6 +45,9 @@ class TrainStats:
     tokens: int
     sum_squared_lengths: int  # sum of n**2 over the examples seen: attention's FLOPs grow with it
     final_loss: float
+    # Mean loss over the last epoch's batches: one batch of 16-32 examples is too noisy to tell a
+    # cell that learned from one stuck at chance (ln 2 for two classes).
+    last_epoch_loss: float
 
     @property
     def examples_per_second(self) -> float:
@@ -117,6 +120,7 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
     tokens = squares = torch.zeros((), dtype=torch.long, device=accelerator.device)
     start = time.perf_counter()
     for epoch in range(math.ceil(cfg.epochs)):
+        epoch_loss, epoch_batches = 0.0, 0
         if cfg.group_by_length:
             batches = length_grouped_batches(train.lengths(), cfg.batch_size, generator)
         else:
@@ -128,6 +132,7 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
                 with accelerator.autocast():
                     loss = model(**batch).loss
                 loss_value = loss.item()
+                epoch_loss, epoch_batches = epoch_loss + loss_value, epoch_batches + 1
                 if not math.isfinite(loss_value):
                     raise RunFailed(
                         f"training loss became {loss_value} at step {step + 1}",
@@ -149,7 +154,8 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
     accelerator.wait_for_everyone()
     seconds = time.perf_counter() - start
     n = accelerator.num_processes
-    return TrainStats(seconds, step, examples * n, int(tokens) * n, int(squares) * n, loss_value)
+    last_epoch_loss = epoch_loss / epoch_batches if epoch_batches else float("nan")
+    return TrainStats(seconds, step, examples * n, int(tokens) * n, int(squares) * n, loss_value, last_epoch_loss)
 
 
 def predict(model, encoded: Encoded, cfg: RunConfig, accelerator, regression: bool, label: str = "eval"):

@@ -90,6 +90,7 @@ def test_same_seed_same_metrics_and_seed_matters(tiny_dirs, glue_dir):
                 max_seq_length=32, learning_rate=1e-3, device="cpu")
     first, second = (run(RunConfig(**base), results=None) for _ in range(2))
     assert first["metrics"] == second["metrics"] and first["final_train_loss"] == second["final_train_loss"]
+    assert first["train_loss_last_epoch"] == second["train_loss_last_epoch"] > 0
     other = run(RunConfig(**base, seed=7), results=None)
     assert other["final_train_loss"] != first["final_train_loss"]
     assert first["run_id"] == second["run_id"] != other["run_id"]

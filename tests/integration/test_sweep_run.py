@@ -121,6 +121,7 @@ def test_cells_that_drop_the_same_layers_share_one_training(setup, tmp_path):
     both = read(tmp_path / "a")
     assert [r["strategy"] for r in both] == ["top", "alternate"] and not any("reused_from" in r for r in both)
     assert both[0]["metrics"] == both[1]["metrics"] and both[0]["final_train_loss"] == both[1]["final_train_loss"]
+    assert both[0]["train_loss_last_epoch"] == both[1]["train_loss_last_epoch"]
 
     reused = run_cli(*twins, "--results-dir", str(tmp_path / "b"))
     assert reused.returncode == 0, reused.stderr
