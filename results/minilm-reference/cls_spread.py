@@ -12,6 +12,10 @@ fine-tuning) and a sample of a task's training inputs, per layer:
 - pooled_std: mean per-feature std of the pretrained pooler's output (tanh(dense([CLS]))), what the
   new classifier actually sees.
 
+Then, for each fixed strategy of the reference sweep at K = 1, 2, 3, the model is cut with
+layerdrop's surgery and the [CLS] spread of its last layer is printed: what the head of that
+cell starts from before fine-tuning.
+
     python results/minilm-reference/cls_spread.py                      # minilm-l6, RTE, 256 pairs
     python results/minilm-reference/cls_spread.py --task sst2 --model bert-base
 """
@@ -60,6 +64,22 @@ def main(argv=None) -> int:
         cls, mean = h[:, 0], (h * mask).sum(1) / mask.sum(1)
         pooled = f"{float(torch.tanh(pooler.dense(cls)).std(0).mean()):.4f}" if pooler is not None else "-"
         print(f"{layer}\t{float(cls.norm(dim=-1).mean()):.2f}\t{spread(cls):.4f}\t{spread(mean):.4f}\t{pooled}")
+
+    import copy
+
+    from layerdrop import registry
+    from layerdrop.surgery import drop_layers
+
+    print("\nstrategy\tK\tdropped\tcls_spread of the cut model's last layer")
+    n_layers = model.config.num_hidden_layers
+    for name, params in (("top", {}), ("bottom", {}), ("alternate", {"parity": "even"}),
+                         ("alternate", {"parity": "odd"}), ("symmetric", {})):
+        for k in (1, 2, 3):
+            dropped = registry.plan(name, params).select(n_layers, k).dropped_layers
+            cut = drop_layers(copy.deepcopy(model), dropped)
+            cls = cut(**enc).last_hidden_state[:, 0]
+            label = f"{params['parity']}-alternate" if params else name
+            print(f"{label}\t{k}\t{','.join(map(str, dropped))}\t{spread(cls):.4f}")
     return 0
 
 
