@@ -34,11 +34,15 @@ def main(argv=None) -> int:
     p.add_argument("--max-seq-length", type=int, default=128)
     args = p.parse_args(argv)
 
+    import copy
+
     import torch
     from transformers import AutoModel, AutoTokenizer
 
+    from layerdrop import registry
     from layerdrop.data import load_task_data, subsample
     from layerdrop.models import resolve
+    from layerdrop.surgery import drop_layers
     from layerdrop.tasks import get_task
 
     task = get_task(args.task)
@@ -64,11 +68,6 @@ def main(argv=None) -> int:
         cls, mean = h[:, 0], (h * mask).sum(1) / mask.sum(1)
         pooled = f"{float(torch.tanh(pooler.dense(cls)).std(0).mean()):.4f}" if pooler is not None else "-"
         print(f"{layer}\t{float(cls.norm(dim=-1).mean()):.2f}\t{spread(cls):.4f}\t{spread(mean):.4f}\t{pooled}")
-
-    import copy
-
-    from layerdrop import registry
-    from layerdrop.surgery import drop_layers
 
     print("\nstrategy\tK\tdropped\tcls_spread of the cut model's last layer")
     n_layers = model.config.num_hidden_layers
