@@ -94,13 +94,19 @@ def shuffled_batches(n: int, batch_size: int, generator) -> list[list[int]]:
     return [order[i : i + batch_size] for i in range(0, n, batch_size)]
 
 
-def length_grouped_batches(lengths: list[int], batch_size: int, generator, group_batches: int = 50) -> list[list[int]]:
+def length_grouped_batches(lengths: list[int], batch_size: int, generator, group_batches: int) -> list[list[int]]:
     """One epoch of training batches of similar lengths, in a seeded random order.
 
     As transformers' LengthGroupedSampler: shuffle everything, cut into groups of
     `group_batches` batches, sort each group by length, cut it into batches, shuffle the
     batches. Every epoch sees every example once in a new order; a batch holds neighbours in
-    length only within a random group, so there is little padding and no length curriculum.
+    length only within a random group, so there is no length curriculum.
+
+    The group size trades padding against how alike a batch is. The Sampler's 50 batches
+    nearly sort a 2,000-example epoch, so each batch holds one narrow band of lengths; over five
+    seeds on SST-2 that scored 0.3 points below groups of 8 and 0.7 below random batches, within
+    seed noise. Groups of 8 keep batches mixed and still pad 2.4x fewer tokens than random
+    batches (results/benchmarks.md).
     """
     import torch
 

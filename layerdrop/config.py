@@ -46,8 +46,10 @@ def config_hash(config, exclude: tuple[str, ...] = ()) -> str:
 
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
-# RunConfig fields added after schema 1, with their defaults (see RunConfig.run_id).
-ADDED_LATER = {"optimizer": "adamw", "lr_scheduler": "linear"}
+# RunConfig fields added after schema 1, each with the value every run had before the field
+# existed (see RunConfig.run_id). That is the field's default, except length_group_batches,
+# whose default fell from 50 to 8 when it became a setting (groups of 50 make batches too alike).
+ADDED_LATER = {"optimizer": "adamw", "lr_scheduler": "linear", "length_group_batches": 50}
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,9 @@ class RunConfig:
             transformers' `get_scheduler` knows; warmup applies to all.
         eval_batch_size: evaluation batch size (no gradients, so larger than training's).
         group_by_length: batch examples of similar length (shuffled groups), to cut padding.
+        length_group_batches: batches per length group. Each epoch is shuffled, cut into groups
+            of this many batches, and each group is sorted by length before it is cut into
+            batches. Larger groups pad less but make batches more uniform in length.
         device: auto (CUDA, then MPS, then CPU), cpu, cuda, mps.
         precision: fp32, bf16 or fp16 (fp16 on CUDA only).
         trust_remote_code: allow code from the model repository to run.
@@ -104,6 +109,7 @@ class RunConfig:
     optimizer: str = "adamw"
     lr_scheduler: str = "linear"
     group_by_length: bool = True
+    length_group_batches: int = 8
     device: str = "auto"
     precision: str = "fp32"
     trust_remote_code: bool = False
@@ -135,10 +141,11 @@ class RunConfig:
     def run_id(self) -> str:
         """Deterministic id: the same experiment always gets the same id (used to resume sweeps).
 
-        Fields added after the first release count only when set away from their default, so
-        adding a field never changes the ids of runs already recorded.
+        Fields added after the first release count only when set away from the value runs had
+        before the field existed, so adding a field never changes the ids of runs already
+        recorded, and a changed default gives new runs new ids.
         """
-        unchanged = tuple(name for name, default in ADDED_LATER.items() if getattr(self, name) == default)
+        unchanged = tuple(name for name, before in ADDED_LATER.items() if getattr(self, name) == before)
         return config_hash(self, exclude=unchanged)
 
     def validate(self) -> None:
@@ -149,6 +156,7 @@ class RunConfig:
             "--epochs": self.epochs, "--learning-rate": self.learning_rate, "--batch-size": self.batch_size,
             "--eval-batch-size": self.eval_batch_size, "--max-seq-length": self.max_seq_length,
             "--max-train-samples": self.max_train_samples, "--max-eval-samples": self.max_eval_samples,
+            "--length-group-batches": self.length_group_batches,
         }
         for flag, value in positive.items():
             if value is not None and not value > 0:

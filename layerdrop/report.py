@@ -91,7 +91,7 @@ def _setting(config: dict[str, Any]) -> str:
 
     from layerdrop.config import ADDED_LATER
 
-    # Records written before a field existed ran with its default: the same setting.
+    # Records written before a field existed ran with the value ADDED_LATER gives it: the same setting.
     config = {**ADDED_LATER, **{k: v for k, v in config.items() if not (k in ADDED_LATER and v is None)}}
     return json.dumps({k: v for k, v in sorted(config.items()) if k not in _AXES}, default=str)
 

@@ -122,7 +122,7 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
     for epoch in range(math.ceil(cfg.epochs)):
         epoch_loss, epoch_batches = 0.0, 0
         if cfg.group_by_length:
-            batches = length_grouped_batches(train.lengths(), cfg.batch_size, generator)
+            batches = length_grouped_batches(train.lengths(), cfg.batch_size, generator, cfg.length_group_batches)
         else:
             batches = shuffled_batches(len(train), cfg.batch_size, generator)
         batches = batches[: total_steps - step * accelerator.num_processes]  # fractional epochs, in global batches

@@ -37,6 +37,7 @@ def run(
     optimizer: Annotated[str, typer.Option("--optimizer", help="adamw, adam or sgd (momentum 0.9).", rich_help_panel=TRAIN)] = "adamw",
     lr_scheduler: Annotated[str, typer.Option("--lr-scheduler", help="linear (decay to 0), constant, cosine, ... (transformers' get_scheduler names).", rich_help_panel=TRAIN)] = "linear",
     group_by_length: Annotated[bool, typer.Option("--group-by-length/--no-group-by-length", help="Batch examples of similar length (in shuffled groups) to cut padding.", rich_help_panel=TRAIN)] = True,
+    length_group_batches: Annotated[int, typer.Option("--length-group-batches", help="Batches per length group: each shuffled group of this many batches is sorted by length, then cut into batches. Larger pads less but makes each batch one narrow band of lengths (50, as in transformers' Trainer, nearly sorts a 2,000-example epoch).", rich_help_panel=TRAIN)] = 8,
     device: Annotated[str, typer.Option("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps.", rich_help_panel=TRAIN)] = "auto",
     precision: Annotated[str, typer.Option("--precision", help="fp32, bf16, or fp16 (CUDA only).", rich_help_panel=TRAIN)] = "fp32",
     trust_remote_code: common.TrustRemoteCode = False,
@@ -75,7 +76,8 @@ def run(
         regression=regression, max_train_samples=max_train_samples, max_eval_samples=max_eval_samples, epochs=epochs,
         learning_rate=learning_rate, batch_size=batch_size, eval_batch_size=eval_batch_size,
         max_seq_length=max_seq_length, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
-        max_grad_norm=max_grad_norm, optimizer=optimizer, lr_scheduler=lr_scheduler, group_by_length=group_by_length, device=device, precision=precision, trust_remote_code=trust_remote_code,
+        max_grad_norm=max_grad_norm, optimizer=optimizer, lr_scheduler=lr_scheduler, group_by_length=group_by_length,
+        length_group_batches=length_group_batches, device=device, precision=precision, trust_remote_code=trust_remote_code,
     )
     # Schedulers send SIGTERM before killing: treat it like Ctrl-C so the run is recorded.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

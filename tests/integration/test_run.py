@@ -107,12 +107,14 @@ def test_other_task_shapes(task, main, tiny_dirs, glue_dir):
 
 
 @pytest.mark.parametrize(("optimizer", "scheduler"), [("sgd", "constant"), ("adam", "cosine")])
-def test_optimizer_and_scheduler_are_flags(optimizer, scheduler, tiny_dirs, glue_dir, tmp_path):
+def test_optimizer_scheduler_and_group_size_are_flags(optimizer, scheduler, tiny_dirs, glue_dir, tmp_path):
     result = run_cli("run", "--model", str(tiny_dirs["bert"]), "--task", "rte", "--k", "1", "--data-dir", str(glue_dir),
-                     "--optimizer", optimizer, "--lr-scheduler", scheduler, "--json", "--results", str(tmp_path / "r.jsonl"), *FAST)
+                     "--optimizer", optimizer, "--lr-scheduler", scheduler, "--length-group-batches", "3", "--json",
+                     "--results", str(tmp_path / "r.jsonl"), *FAST)
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert record["config"]["optimizer"] == optimizer and record["config"]["lr_scheduler"] == scheduler
+    assert record["config"]["length_group_batches"] == 3
 
 
 def test_custom_files(tiny_dirs, tmp_path):
