@@ -146,6 +146,8 @@ class RunConfig:
         recorded, and a changed default gives new runs new ids.
         """
         unchanged = tuple(name for name, before in ADDED_LATER.items() if getattr(self, name) == before)
+        if not self.group_by_length:  # the group size changes nothing then
+            unchanged += ("length_group_batches",)
         return config_hash(self, exclude=unchanged)
 
     def validate(self) -> None:

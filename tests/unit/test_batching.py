@@ -51,6 +51,9 @@ def test_runs_recorded_before_the_setting_keep_their_ids():
     old = RunConfig(model="m", task="t", length_group_batches=50)
     assert old.run_id == config_hash(old, exclude=("optimizer", "lr_scheduler", "length_group_batches"))
     assert RunConfig(model="m", task="t").run_id != old.run_id  # the new default is another experiment
+    # Without grouping the group size changes nothing, so it does not change the id either.
+    ungrouped = [RunConfig(model="m", task="t", group_by_length=False, length_group_batches=n) for n in (8, 50)]
+    assert ungrouped[0].run_id == ungrouped[1].run_id
 
 
 def test_group_size_must_be_positive():
