@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     import torch
 
     from layerdrop import models
-    from layerdrop.batching import encode, length_grouped_batches, shuffled_batches
+    from layerdrop.batching import encode, length_grouped_batches, padded_tokens, shuffled_batches
     from layerdrop.data import load_task_data, subsample
     from layerdrop.tasks import get_task
 
@@ -52,8 +52,7 @@ def main(argv=None) -> int:
     lengths = encode(tokenizer, train, args.max_seq_length).lengths()
 
     def measure(make_batches) -> tuple[float, float]:
-        padded = [sum(max(lengths[i] for i in b) * len(b) for b in make_batches(torch.Generator().manual_seed(s)))
-                  for s in range(args.shuffles)]
+        padded = [padded_tokens(lengths, make_batches(torch.Generator().manual_seed(s))) for s in range(args.shuffles)]
         return statistics.fmean(padded), sum(lengths) / statistics.fmean(padded)
 
     arms = [("random", lambda g: shuffled_batches(len(lengths), args.batch_size, g))]

@@ -120,6 +120,11 @@ def length_grouped_batches(lengths: list[int], batch_size: int, generator, group
     return [batches[i] for i in shuffle]
 
 
+def padded_tokens(lengths: Sequence[int], batches: list[list[int]]) -> int:
+    """Tokens the model computes on for these batches: each batch padded to its longest example."""
+    return sum(max(lengths[i] for i in batch) * len(batch) for batch in batches)
+
+
 def length_sorted_batches(encoded: Encoded, batch_size: int) -> list[list[int]]:
     """Evaluation batches of similar lengths (least padding); predictions are put back in order."""
     order = sorted(range(len(encoded)), key=lambda i: len(encoded.input_ids[i]))

@@ -5,17 +5,13 @@ import random
 import pytest
 import torch
 
-from layerdrop.batching import length_grouped_batches, shuffled_batches
+from layerdrop.batching import length_grouped_batches, padded_tokens, shuffled_batches
 from layerdrop.config import RunConfig, config_hash
 
 
 def _lengths(n: int = 2000, seed: int = 0) -> list[int]:
     rng = random.Random(seed)
     return [rng.randint(3, 60) for _ in range(n)]  # SST-2-like spread of sentence lengths
-
-
-def _padded_tokens(batches, lengths) -> int:
-    return sum(max(lengths[i] for i in b) * len(b) for b in batches)
 
 
 @pytest.mark.parametrize("group_batches", [1, 8, 50])
@@ -31,9 +27,9 @@ def test_larger_groups_pad_less_but_make_batches_alike():
     padded, spread = {}, {}
     for g in (2, 8, 50):
         batches = length_grouped_batches(lengths, 32, torch.Generator().manual_seed(3), g)
-        padded[g] = _padded_tokens(batches, lengths)
+        padded[g] = padded_tokens(lengths, batches)
         spread[g] = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
-    shuffled = _padded_tokens(shuffled_batches(len(lengths), 32, torch.Generator().manual_seed(3)), lengths)
+    shuffled = padded_tokens(lengths, shuffled_batches(len(lengths), 32, torch.Generator().manual_seed(3)))
     assert shuffled > padded[2] > padded[8] > padded[50]
     assert spread[2] > spread[8] > spread[50]  # the mixing that groups of 50 lose
 
@@ -61,3 +57,7 @@ def test_group_size_must_be_positive():
 
     with pytest.raises(UsageError, match="--length-group-batches 0 must be positive"):
         RunConfig(model="m", task="t", length_group_batches=0).validate()
+
+
+def test_padded_tokens_counts_each_batch_at_its_longest():
+    assert padded_tokens([3, 5, 2], [[0, 1], [2]]) == 5 * 2 + 2 * 1
