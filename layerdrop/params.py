@@ -36,16 +36,16 @@ def check_contract(fn, label: str) -> None:
         )
 
 
-def parse_pairs(raw: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """`["parity=odd", "seed=3"]` -> `{"parity": "odd", "seed": "3"}`."""
+def parse_pairs(raw: list[str] | tuple[str, ...], flag: str = "--param", example: str = "parity=odd") -> dict[str, str]:
+    """`["parity=odd", "seed=3"]` -> `{"parity": "odd", "seed": "3"}`; errors name `flag`."""
     pairs: dict[str, str] = {}
     for item in raw:
         key, sep, value = item.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or not key:
-            raise UsageError(f"malformed --param '{item}'", "write it as key=value, e.g. --param parity=odd")
+            raise UsageError(f"malformed {flag} '{item}'", f"write it as key=value, e.g. {flag} {example}")
         if key in pairs:
-            raise UsageError(f"--param {key} is given twice", "pass each parameter once")
+            raise UsageError(f"{flag} {key} is given twice", "pass each setting once")
         pairs[key] = value.strip()
     return pairs
 

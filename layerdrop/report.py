@@ -54,11 +54,15 @@ def load(paths: list[str], metric: str | None = None):
     import pandas as pd
 
     rows = []
+    tasks_seen: set[str] = set()  # tasks with successful runs, with or without `metric`
+    metrics_seen: set[str] = set()
     for path in find_runs_files(paths):
         for record in records.read(path, warn=progress.log):
             if record.get("status") != "ok":
                 continue
             metrics = record.get("metrics") or {}
+            tasks_seen.add(record["task"])
+            metrics_seen.update(metrics)
             name = metric or record["main_metric"]["name"]
             if name not in metrics:
                 continue
@@ -69,9 +73,17 @@ def load(paths: list[str], metric: str | None = None):
                 "layer_scores": record.get("layer_scores"), "run_id": record["run_id"],
                 "setting": _setting(record.get("config", {})),
             })
+    if not rows and metric and metrics_seen:
+        from layerdrop.errors import did_you_mean
+
+        raise UsageError(f"no run in {', '.join(paths)} has the metric '{metric}'{did_you_mean(metric, metrics_seen)}",
+                         f"choose one of {', '.join(sorted(metrics_seen))}")
     if not rows:
-        what = f"metric '{metric}'" if metric else "successful runs"
-        raise DataError(f"no {what} in {', '.join(paths)}", "check the path, or run layerdrop run/sweep first")
+        raise DataError(f"no successful runs in {', '.join(paths)}", "check the path, or run layerdrop run/sweep first")
+    missing = sorted(tasks_seen - {row["task"] for row in rows})
+    if missing and metric:
+        progress.log(f"warning: {', '.join(missing)} have no '{metric}' metric and are left out of the table "
+                     "(and of its macro average)")
     # The same run recorded twice (e.g. --force) counts once: the last record wins.
     frame = pd.DataFrame(rows).drop_duplicates("run_id", keep="last").reset_index(drop=True)
     mixed = frame.groupby(["model", "strategy", "k", "task"])["setting"].nunique()
@@ -179,9 +191,16 @@ def build(frame, against: str | None = None) -> tuple[list[Row], list[str]]:
 
 
 def check_against(frame, against: str | None) -> None:
-    if against is not None and against not in set(frame["strategy"]):
+    if against is None:
+        return
+    if against == FULL_MODEL:
+        raise UsageError("--against pairs each row with a strategy at the same K, and the full model is the default",
+                         "omit --against to pair with the full model")
+    labels = sorted(set(frame["strategy"]) - {FULL_MODEL})
+    if not labels:
+        raise UsageError(f"--against '{against}': these runs hold only the full model", "omit --against")
+    if against not in labels:
         from layerdrop.errors import did_you_mean
 
-        labels = sorted(set(frame["strategy"]) - {FULL_MODEL})
         raise UsageError(f"--against '{against}' is not a strategy in these runs{did_you_mean(against, labels)}",
                          f"choose one of {', '.join(labels)}")

@@ -54,11 +54,15 @@ def prepare(cfg: RunConfig, res: Resources):
 
 
 def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, save_model: str | Path | None = None,
-        resources: Resources | None = None, overwrite: bool = False, reuse: bool = False) -> dict[str, Any]:
+        resources: Resources | None = None, overwrite: bool = False, reuse: bool = False,
+        record_setup_failure: bool = False) -> dict[str, Any]:
     """Run one experiment and append its record to `results` (None: don't write).
 
     Usage errors (bad flags, data, names) raise before anything is written. Once training has
-    started, a failure or interrupt is recorded with its status and re-raised. With `reuse`, a
+    started, a failure or interrupt is recorded with its status and re-raised. A sweep, which has
+    checked names and data up front, sets `record_setup_failure`: then a failure while preparing
+    the cell (loading, scoring layers) is recorded too, as a `failed` record with the config and
+    the error but no layers or metrics, so the results file says what happened. With `reuse`, a
     run whose twin is already in `results` (same layers dropped, everything else that training
     sees equal; see `records.training_identity`) copies the twin's outcome instead of training.
     """
@@ -73,7 +77,18 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
     res = resources or Resources()
     res.accelerator(cfg)  # an unavailable --device fails here, before anything loads
     started_at, t0 = records.now(), time.perf_counter()
-    task, splits, source, model_config, selection = prepare(cfg, res)
+    try:
+        task, splits, source, model_config, selection = prepare(cfg, res)
+    except Exception as exc:
+        if record_setup_failure and results is not None and res.accelerator(cfg).is_main_process:
+            reason = str(exc) if isinstance(exc, LayerdropError) else f"{type(exc).__name__}: {exc}"
+            records.append(results, {
+                "schema_version": records.SCHEMA_VERSION, "run_id": cfg.run_id, "status": "failed",
+                "error": f"before training: {reason}", "config": config_dict(cfg), "task": cfg.task,
+                "strategy": cfg.strategy, "k": cfg.k, "started_at": started_at, "versions": records.library_versions(),
+                "ended_at": records.now(), "total_seconds": round(time.perf_counter() - t0, 3),
+                "environment": records.environment()})
+        raise
     record: dict[str, Any] = {
         "schema_version": records.SCHEMA_VERSION,
         "run_id": cfg.run_id,

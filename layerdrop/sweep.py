@@ -267,6 +267,27 @@ def validate(sweep: SweepConfig) -> dict[str, int]:
     return layers
 
 
+def check_data(cells: list[RunConfig], resources) -> None:
+    """Load every task's data the cells need, into the `Resources` the sweep then runs with.
+
+    A missing or malformed file then stops the sweep before any cell runs (exit 2, every problem
+    at once), instead of failing cell after cell; and the data is read once, not twice.
+    """
+    problems, seen = [], set()
+    for cell in cells:
+        source = (cell.task, cell.data_dir, cell.train_file, cell.validation_file)
+        if source in seen:
+            continue
+        seen.add(source)
+        try:
+            resources.task_data(cell)
+        except LayerdropError as exc:
+            problems.append(str(exc).rstrip("."))
+    problems = list(dict.fromkeys(problems))  # one missing folder is one problem, however many tasks
+    if problems:
+        raise UsageError(f"the sweep's data has {len(problems)} problem(s): " + " | ".join(problems), "fix them; nothing has run")
+
+
 @dataclass
 class SweepOutcome:
     ran: int = 0
@@ -277,19 +298,21 @@ class SweepOutcome:
 
 
 def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fast: bool = False,
-            reuse: bool = True) -> SweepOutcome:
+            reuse: bool = True, resources=None) -> SweepOutcome:
     """Run the cells not yet done, sharing loaded models and tokenized data across them.
 
     With `reuse` (not under `force`), a cell that drops the same layers as one already recorded,
     with the same seed and settings (e.g. top and even-alternate at K=1), copies that cell's result
     instead of training the identical model again; its record says `reused_from`. Without it,
-    cells that reused a result earlier count as not done, and train.
+    cells that reused a result earlier count as not done, and train. `resources` (shared) may
+    come already holding data, from `check_data`.
     """
     from layerdrop.resources import Resources
     from layerdrop.runner import run
 
     records.check_writable(results)
-    resources = Resources(shared=True)  # one per process: each model loaded once, each task tokenized once
+    # One per process: each model loaded once, each task tokenized once.
+    resources = resources or Resources(shared=True)
     accelerator = resources.accelerator(cells[0]) if cells else None
     tracker = DoneTracker(results, reused_count=reuse)
     done = set() if force else {cell.run_id for cell in cells if cell.run_id in tracker}
@@ -322,7 +345,7 @@ def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fas
                     update(1)
                     continue
                 try:
-                    record = run(cell, results=results, resources=resources, reuse=reuse and not force)
+                    record = run(cell, results=results, resources=resources, reuse=reuse and not force, record_setup_failure=True)
                     outcome.records.append(record)
                     if record.get("reused_from"):
                         outcome.reused += 1

@@ -4,10 +4,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from layerdrop.cli import common
+from layerdrop.cli import common, training
 
-DATA = "Data"
-TRAIN = "Fine-tuning"
+DATA = training.DATA
 
 
 def run(
@@ -18,28 +17,28 @@ def run(
     param: common.Params = None,
     layers: common.Layers = None,
     seed: common.Seed = 42,
-    data_dir: Annotated[Optional[str], typer.Option("--data-dir", envvar="LAYERDROP_GLUE_DIR", help="GLUE folder (original layout, or a copy of the hub's parquet files). Default: the hub.", rich_help_panel=DATA)] = None,
+    data_dir: Annotated[Optional[str], training.option("data_dir", envvar="LAYERDROP_GLUE_DIR")] = None,
     train_file: Annotated[Optional[str], typer.Option("--train-file", help="Custom task: training file (csv, tsv, json, jsonl).", rich_help_panel=DATA)] = None,
     validation_file: Annotated[Optional[str], typer.Option("--validation-file", help="Custom task: evaluation file.", rich_help_panel=DATA)] = None,
     text_columns: Annotated[Optional[str], typer.Option("--text-columns", help="Custom task: one or two text columns, comma-separated.", rich_help_panel=DATA)] = None,
     label_column: Annotated[str, typer.Option("--label-column", help="Custom task: the label column.", rich_help_panel=DATA)] = "label",
     regression: Annotated[Optional[bool], typer.Option("--regression/--classification", help="Custom task: force regression or classification (default: regression when labels are non-integer numbers).", rich_help_panel=DATA)] = None,
-    max_train_samples: Annotated[Optional[int], typer.Option("--max-train-samples", help="Train on a seeded random sample of this many examples.", rich_help_panel=DATA)] = None,
-    max_eval_samples: Annotated[Optional[int], typer.Option("--max-eval-samples", help="Evaluate on a seeded random sample of this many examples.", rich_help_panel=DATA)] = None,
-    epochs: Annotated[float, typer.Option("--epochs", help="Training epochs (fractions allowed).", rich_help_panel=TRAIN)] = 3.0,
-    learning_rate: Annotated[float, typer.Option("--learning-rate", "--lr", help="Peak AdamW learning rate (small models like MiniLM want ~1e-4).", rich_help_panel=TRAIN)] = 2e-5,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Training batch size.", rich_help_panel=TRAIN)] = 32,
-    eval_batch_size: Annotated[int, typer.Option("--eval-batch-size", help="Evaluation batch size.", rich_help_panel=TRAIN)] = 128,
-    max_seq_length: Annotated[int, typer.Option("--max-seq-length", help="Truncate inputs to this many tokens (batches pad only to their longest).", rich_help_panel=TRAIN)] = 128,
-    weight_decay: Annotated[float, typer.Option("--weight-decay", help="AdamW weight decay.", rich_help_panel=TRAIN)] = 0.0,
-    warmup_ratio: Annotated[float, typer.Option("--warmup-ratio", help="Share of steps for linear warmup.", rich_help_panel=TRAIN)] = 0.0,
-    max_grad_norm: Annotated[float, typer.Option("--max-grad-norm", help="Gradient clipping norm (0: off).", rich_help_panel=TRAIN)] = 1.0,
-    optimizer: Annotated[str, typer.Option("--optimizer", help="adamw, adam or sgd (momentum 0.9).", rich_help_panel=TRAIN)] = "adamw",
-    lr_scheduler: Annotated[str, typer.Option("--lr-scheduler", help="linear (decay to 0), constant, cosine, ... (transformers' get_scheduler names).", rich_help_panel=TRAIN)] = "linear",
-    group_by_length: Annotated[bool, typer.Option("--group-by-length/--no-group-by-length", help="Batch examples of similar length (in shuffled groups) to cut padding.", rich_help_panel=TRAIN)] = True,
-    length_group_batches: Annotated[int, typer.Option("--length-group-batches", help="Batches per length group: each shuffled group of this many batches is sorted by length, then cut into batches. Larger pads less but makes each batch one narrow band of lengths (50, as in transformers' Trainer, nearly sorts a 2,000-example epoch).", rich_help_panel=TRAIN)] = 8,
-    device: Annotated[str, typer.Option("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps.", rich_help_panel=TRAIN)] = "auto",
-    precision: Annotated[str, typer.Option("--precision", help="fp32, bf16, or fp16 (CUDA only).", rich_help_panel=TRAIN)] = "fp32",
+    max_train_samples: Annotated[Optional[int], training.option("max_train_samples")] = None,
+    max_eval_samples: Annotated[Optional[int], training.option("max_eval_samples")] = None,
+    epochs: Annotated[float, training.option("epochs")] = 3.0,
+    learning_rate: Annotated[float, training.option("learning_rate")] = 2e-5,
+    batch_size: Annotated[int, training.option("batch_size")] = 32,
+    eval_batch_size: Annotated[int, training.option("eval_batch_size")] = 128,
+    max_seq_length: Annotated[int, training.option("max_seq_length")] = 128,
+    weight_decay: Annotated[float, training.option("weight_decay")] = 0.0,
+    warmup_ratio: Annotated[float, training.option("warmup_ratio")] = 0.0,
+    max_grad_norm: Annotated[float, training.option("max_grad_norm")] = 1.0,
+    optimizer: Annotated[str, training.option("optimizer")] = "adamw",
+    lr_scheduler: Annotated[str, training.option("lr_scheduler")] = "linear",
+    group_by_length: Annotated[bool, training.option("group_by_length")] = True,
+    length_group_batches: Annotated[int, training.option("length_group_batches")] = 8,
+    device: Annotated[str, training.option("device")] = "auto",
+    precision: Annotated[str, training.option("precision")] = "fp32",
     trust_remote_code: common.TrustRemoteCode = False,
     results: Annotated[str, typer.Option("--results", help="Append the run record (one JSON line) to this file.", rich_help_panel=common.OUTPUT)] = "results/runs.jsonl",
     save_model: Annotated[Optional[str], typer.Option("--save-model", help="Save the fine-tuned smaller model and tokenizer here.", rich_help_panel=common.OUTPUT)] = None,

@@ -4,10 +4,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from layerdrop.cli import common
+from layerdrop.cli import common, training
 
 GRID = "Grid"
 RUNNING = "Running"
+EVERY_CELL = "Fine-tuning (every cell; as in layerdrop run)"
 
 
 def sweep(
@@ -20,6 +21,23 @@ def sweep(
     config: Annotated[Optional[str], typer.Option("--config", "-c", help="A sweep TOML file (flags given too override its lists).", rich_help_panel=GRID)] = None,
     train: Annotated[Optional[list[str]], typer.Option("--train", help="Training setting for every cell, key=value, repeatable (e.g. epochs=3, learning_rate=1e-4, data_dir=../glue).", rich_help_panel=GRID)] = None,
     no_baseline: Annotated[bool, typer.Option("--no-baseline", help="Do not add the K=0 full-model cells.", rich_help_panel=GRID)] = False,
+    data_dir: Annotated[Optional[str], training.option("data_dir", panel=EVERY_CELL)] = None,
+    max_train_samples: Annotated[Optional[int], training.option("max_train_samples", panel=EVERY_CELL)] = None,
+    max_eval_samples: Annotated[Optional[int], training.option("max_eval_samples", panel=EVERY_CELL)] = None,
+    epochs: Annotated[Optional[float], training.option("epochs", panel=EVERY_CELL)] = None,
+    learning_rate: Annotated[Optional[float], training.option("learning_rate", panel=EVERY_CELL)] = None,
+    batch_size: Annotated[Optional[int], training.option("batch_size", panel=EVERY_CELL)] = None,
+    eval_batch_size: Annotated[Optional[int], training.option("eval_batch_size", panel=EVERY_CELL)] = None,
+    max_seq_length: Annotated[Optional[int], training.option("max_seq_length", panel=EVERY_CELL)] = None,
+    weight_decay: Annotated[Optional[float], training.option("weight_decay", panel=EVERY_CELL)] = None,
+    warmup_ratio: Annotated[Optional[float], training.option("warmup_ratio", panel=EVERY_CELL)] = None,
+    max_grad_norm: Annotated[Optional[float], training.option("max_grad_norm", panel=EVERY_CELL)] = None,
+    optimizer: Annotated[Optional[str], training.option("optimizer", panel=EVERY_CELL)] = None,
+    lr_scheduler: Annotated[Optional[str], training.option("lr_scheduler", panel=EVERY_CELL)] = None,
+    group_by_length: Annotated[Optional[bool], training.option("group_by_length", panel=EVERY_CELL)] = None,
+    length_group_batches: Annotated[Optional[int], training.option("length_group_batches", panel=EVERY_CELL)] = None,
+    device: Annotated[Optional[str], training.option("device", panel=EVERY_CELL)] = None,
+    precision: Annotated[Optional[str], training.option("precision", panel=EVERY_CELL)] = None,
     results_dir: Annotated[str, typer.Option("--results-dir", help="Folder holding one folder per sweep.", rich_help_panel=RUNNING)] = "results",
     shard: Annotated[Optional[str], typer.Option("--shard", help="Run shard I of N (I/N): a fixed 1/N of the cells; shards append to the same file safely.", rich_help_panel=RUNNING)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and the layers each drops; run nothing.", rich_help_panel=RUNNING)] = False,
@@ -41,6 +59,8 @@ def sweep(
 
         layerdrop sweep --config sweep.toml --shard 2/4
     """
+    # Before anything else is bound: the run flags given on the command line (None: not given).
+    flags = {field: value for field, value in locals().items() if field in training.FLAGS and value is not None}
     import dataclasses
 
     from layerdrop import sweep as sweeps
@@ -50,7 +70,12 @@ def sweep(
     overrides = {"models": list(model or []), "strategies": list(strategy or []), "k": list(k or []),
                  "tasks": list(task or []), "seeds": list(seed or [])}
     shard_spec = sweeps.parse_shard(shard)
-    train_settings = _train_values(parse_pairs(train or []))
+    train_settings = _train_values(parse_pairs(train or [], flag="--train", example="epochs=3"))
+    clash = sorted(train_settings.keys() & flags.keys())
+    if clash:
+        flag = training.FLAGS[clash[0]][0][0].split("/")[0]
+        raise UsageError(f"--train {clash[0]}=... and {flag} both set {clash[0]}", "give it once")
+    train_settings.update(flags)
     if config:
         spec = sweeps.load_toml(config, {**overrides, "name": name})
         if train_settings:
@@ -78,7 +103,11 @@ def sweep(
     # Schedulers send SIGTERM before killing: record the running cell as interrupted, exit 130.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
-    outcome = sweeps.execute(cells, results, force=force, fail_fast=fail_fast, reuse=not no_reuse)
+    from layerdrop.resources import Resources
+
+    resources = Resources(shared=True)
+    sweeps.check_data(cells, resources)
+    outcome = sweeps.execute(cells, results, force=force, fail_fast=fail_fast, reuse=not no_reuse, resources=resources)
     common.err.print(f"sweep {spec.name}: {outcome.ran} ran, {outcome.reused} reused a twin's result, {outcome.skipped} already done, "
                      f"{len(outcome.failed)} failed; results in {results}", highlight=False, markup=False)
     if json:

@@ -144,3 +144,51 @@ def test_cells_that_drop_the_same_layers_share_one_training(setup, tmp_path):
     assert retrained.returncode == 0 and "2 ran, 0 reused a twin's result, 2 already done" in retrained.stderr, retrained.stderr
     last = {r["run_id"]: r for r in read(tmp_path / "b")}
     assert not any("reused_from" in r for r in last.values()) and len(last) == 4
+
+
+def test_run_flags_apply_to_every_cell(setup, tmp_path):
+    model, glue = setup
+    base = ["sweep", "--model", str(model), "--strategy", "top", "--k", "1", "--task", "rte", "--seed", "1",
+            "--no-baseline", "--name", "s", "--results-dir", str(tmp_path), "--dry-run", "--json"]
+    as_flags = ["--data-dir", str(glue), "--epochs", "1", "--batch-size", "2", "--lr", "3e-4",
+                "--max-train-samples", "2", "--no-group-by-length"]
+    as_train = ["--train", f"data_dir={glue}", "--train", "epochs=1", "--train", "batch_size=2",
+                "--train", "learning_rate=3e-4", "--train", "max_train_samples=2", "--train", "group_by_length=false"]
+    by_flags, by_train = (json.loads(run_cli(*base, *extra).stdout) for extra in (as_flags, as_train))
+    default = json.loads(run_cli(*base, "--data-dir", str(glue)).stdout)
+    assert by_flags[0]["run_id"] == by_train[0]["run_id"] != default[0]["run_id"]  # the same cell, spelled two ways
+
+    ran = run_cli(*base[:-2], *as_flags)
+    assert ran.returncode == 0, ran.stderr
+    (record,) = read(tmp_path)
+    assert record["run_id"] == by_flags[0]["run_id"] and record["train_examples"] == 2  # of the fixture's 3
+    assert {k: record["config"][k] for k in ("epochs", "batch_size", "learning_rate", "group_by_length")} == {
+        "epochs": 1.0, "batch_size": 2, "learning_rate": 3e-4, "group_by_length": False}
+
+    both = run_cli(*base, "--epochs", "1", "--train", "epochs=2")
+    assert_clean_error(both, 2, "--train epochs=... and --epochs both set epochs")
+
+
+def test_missing_data_stops_the_sweep_before_any_cell(setup, tmp_path):
+    model, glue = setup
+    result = run_cli("sweep", "--model", str(model), "--strategy", "top", "--k", "1", "--task", "rte", "--task", "mrpc",
+                     "--name", "s", "--results-dir", str(tmp_path), "--data-dir", str(tmp_path / "no-glue"))
+    line = assert_clean_error(result, 2, "the sweep's data has 1 problem(s)", "no-glue", "nothing has run")
+    assert "does not exist" in line and not (tmp_path / "s").exists()
+
+
+def test_a_cell_failing_before_training_is_recorded(setup, tmp_path):
+    model, glue = setup
+    plugin = tmp_path / "scored.py"
+    # Needs layer scores, so the up-front check cannot call it; fails once they exist, in the cell.
+    plugin.write_text("def scored(n_layers, k, ctx):\n"
+                      "    ctx.layer_scores(n_examples=4, split='train')\n"
+                      "    raise RuntimeError('scores look wrong')\n")
+    result = run_cli("sweep", "--model", str(model), "--strategy", f"{plugin}:scored", "--k", "1", "--task", "rte",
+                     "--seed", "1", "--name", "s", "--results-dir", str(tmp_path), "--data-dir", str(glue),
+                     "--epochs", "1", "--batch-size", "2", "--max-train-samples", "8")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    by_k = {r["k"]: r for r in read(tmp_path)}
+    assert by_k[0]["status"] == "ok"  # the baseline ran: one cell's failure does not end the sweep
+    assert by_k[1]["status"] == "failed" and by_k[1]["error"].startswith("before training: ") and "RuntimeError: scores look wrong" in by_k[1]["error"]
+    assert by_k[1]["config"]["strategy"] == f"{plugin}:scored"

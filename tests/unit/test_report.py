@@ -165,14 +165,33 @@ def test_torn_line_is_reported_and_skipped(runs):
         (["/no/such/folder"], "does not exist"),
         (["EMPTY_DIR"], "holds no runs file"),
         (["RUNS", "--format", "docx"], "unknown --format"),
-        (["RUNS", "--metric", "bleu"], "no metric 'bleu'"),
+        (["RUNS", "--metric", "bleu"], "has the metric 'bleu'; choose one of accuracy"),
+        (["RUNS", "--metric", "acuracy"], "did you mean 'accuracy'"),
         (["RUNS", "--against", "topp"], "did you mean 'top'"),
+        (["RUNS", "--against", "full model"], "omit --against"),
     ],
 )
 def test_report_bad_input(runs, tmp_path, args, message):
     (tmp_path / "empty").mkdir()
     args = [str(runs) if a == "RUNS" else str(tmp_path / "empty") if a == "EMPTY_DIR" else a for a in args]
     assert_clean_error(run_cli("report", *args), 2, message)
+
+
+def test_a_sub_metric_some_tasks_lack_says_which_are_left_out(tmp_path):
+    path = tmp_path / "r.jsonl"
+    records.append(path, rec("mrpc", 0, 1, 0.7, f1=0.8))
+    records.append(path, rec("rte", 0, 1, 0.6))
+    result = run_cli("report", str(path), "--metric", "f1", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert row["mrpc mean"] == pytest.approx(80.0) and not any(key.startswith("rte") for key in row)
+    assert "rte have no 'f1' metric and are left out" in result.stderr
+
+
+def test_against_with_only_the_full_model_says_so(tmp_path):
+    path = tmp_path / "r.jsonl"
+    records.append(path, rec("rte", 0, 1, 0.6))
+    assert_clean_error(run_cli("report", str(path), "--against", "top"), 2, "hold only the full model")
 
 
 def test_explicit_lists_are_separate_rows_and_mixed_settings_warn(tmp_path):
