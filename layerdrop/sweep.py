@@ -186,16 +186,21 @@ def shard_cells(cells: list[RunConfig], shard: tuple[int, int] | None) -> list[R
     return [cell for i, cell in enumerate(cells) if i % total == index - 1]
 
 
-def done_ids(results: Path, reused_count: bool = True) -> set[str]:
-    """Run ids already recorded as ok (failed and interrupted ones are rerun).
+def done_records(results: Path, reused_count: bool = True) -> dict[str, dict]:
+    """Run id -> the last `ok` record of each cell already done (failed and interrupted ones rerun).
 
     With `reused_count=False` (`--no-reuse`), a cell that copied a twin's result is not done: it
     has not been trained yet.
     """
     if not results.is_file():
-        return set()
-    return {r["run_id"] for r in records.read(results, warn=progress.log)
+        return {}
+    return {r["run_id"]: r for r in records.read(results, warn=progress.log)
             if r.get("status") == "ok" and (reused_count or not r.get("reused_from"))}
+
+
+def done_ids(results: Path, reused_count: bool = True) -> set[str]:
+    """The run ids of `done_records`."""
+    return set(done_records(results, reused_count))
 
 
 class DoneTracker:

@@ -96,7 +96,7 @@ def sweep(
     cells = sweeps.shard_cells(grid, shard_spec)
     results = spec.results_path(results_dir)
     if dry_run:
-        _print_plan(cells, grid, layers, sweeps.done_ids(results, reused_count=not no_reuse), json, reuse=not (no_reuse or force))
+        _print_plan(cells, grid, layers, sweeps.done_records(results, reused_count=not no_reuse), json, reuse=not (no_reuse or force))
         return
     import signal
 
@@ -130,9 +130,10 @@ def _train_values(pairs: dict[str, str]) -> dict:
     return values
 
 
-def _print_plan(cells, grid, layers: dict[str, int], done: set[str], as_json: bool, reuse: bool) -> None:
+def _print_plan(cells, grid, layers: dict[str, int], done: dict[str, dict], as_json: bool, reuse: bool) -> None:
     """The cells of this shard, the layers each drops, and its twin: the first cell of the whole
-    grid that trains the same model (data-driven strategies find theirs only at run time)."""
+    grid that trains the same model (data-driven strategies find theirs only at run time, so
+    their layers show once the cell is done, from its record)."""
     from layerdrop import registry
     from layerdrop.config import config_dict
     from layerdrop.records import training_identity
@@ -143,7 +144,9 @@ def _print_plan(cells, grid, layers: dict[str, int], done: set[str], as_json: bo
         try:
             dropped_layers = registry.plan(cell.strategy, cell.params).select(layers[cell.model], cell.k).dropped_layers
         except ScoresNeeded:
-            dropped[cell.run_id] = ("chosen from scores at run time", None)
+            finished = done.get(cell.run_id)
+            dropped[cell.run_id] = (common.layers_text(finished["dropped_layers"]) + " (from scores)" if finished
+                                    else "chosen from scores at run time", None)
             continue
         # The same identity a run looks its twin up by, from what is known before anything loads.
         identity = training_identity({"config": config_dict(cell), "dropped_layers": dropped_layers})

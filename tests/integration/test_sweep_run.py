@@ -192,3 +192,16 @@ def test_a_cell_failing_before_training_is_recorded(setup, tmp_path):
     assert by_k[0]["status"] == "ok"  # the baseline ran: one cell's failure does not end the sweep
     assert by_k[1]["status"] == "failed" and by_k[1]["error"].startswith("before training: ") and "RuntimeError: scores look wrong" in by_k[1]["error"]
     assert by_k[1]["config"]["strategy"] == f"{plugin}:scored"
+
+
+def test_dry_run_shows_the_layers_a_finished_contribution_cell_dropped(setup, tmp_path):
+    model, glue = setup
+    args = ["sweep", "--model", str(model), "--strategy", "contribution,n_examples=2", "--k", "1", "--task", "rte",
+            "--seed", "1", "--no-baseline", "--name", "s", "--results-dir", str(tmp_path), "--data-dir", str(glue),
+            "--epochs", "1", "--batch-size", "2"]
+    (before,) = json.loads(run_cli(*args, "--dry-run", "--json").stdout)
+    assert before["dropped"] == "chosen from scores at run time" and not before["done"]
+    assert run_cli(*args).returncode == 0
+    (record,) = read(tmp_path)
+    (after,) = json.loads(run_cli(*args, "--dry-run", "--json").stdout)
+    assert after["done"] and after["dropped"] == f"{record['dropped_layers'][0]} (from scores)"
