@@ -19,7 +19,7 @@ def sweep(
     seed: Annotated[Optional[list[int]], typer.Option("--seed", help="Seed(s), repeatable.", rich_help_panel=GRID)] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Sweep name: results go to <results-dir>/<name>/runs.jsonl.", rich_help_panel=GRID)] = None,
     config: Annotated[Optional[str], typer.Option("--config", "-c", help="A sweep TOML file (flags given too override its lists).", rich_help_panel=GRID)] = None,
-    train: Annotated[Optional[list[str]], typer.Option("--train", help="Training setting for every cell, key=value, repeatable (e.g. epochs=3, learning_rate=1e-4, data_dir=../glue).", rich_help_panel=GRID)] = None,
+    train: Annotated[Optional[list[str]], typer.Option("--train", help="Any run setting for every cell, key=value, repeatable (e.g. epochs=3, train_file=my.csv); the common ones also have their own flags, below.", rich_help_panel=GRID)] = None,
     no_baseline: Annotated[bool, typer.Option("--no-baseline", help="Do not add the K=0 full-model cells.", rich_help_panel=GRID)] = False,
     data_dir: Annotated[Optional[str], training.option("data_dir", panel=EVERY_CELL)] = None,
     max_train_samples: Annotated[Optional[int], training.option("max_train_samples", panel=EVERY_CELL)] = None,
