@@ -11,11 +11,16 @@ from layerdrop.report import FULL_MODEL, Row
 
 
 def _save(fig, folder: Path, stem: str) -> list[Path]:
+    import matplotlib
+
     written = []
-    for ext in ("png", "svg"):
-        path = folder / f"{stem}.{ext}"
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-        written.append(path)
+    # The same figure gives the same bytes: an SVG otherwise carries the time it was written and
+    # random clip-path ids, so regenerating committed figures would change every file.
+    with matplotlib.rc_context({"svg.hashsalt": "layerdrop"}):
+        for ext in ("png", "svg"):
+            path = folder / f"{stem}.{ext}"
+            fig.savefig(path, dpi=150, bbox_inches="tight", metadata={"Date": None} if ext == "svg" else None)
+            written.append(path)
     return written
 
 

@@ -139,6 +139,11 @@ def test_plots_written_and_non_empty(runs, tmp_path):
         assert path.stat().st_size > 5000
         if path.suffix == ".png":
             assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Regenerating gives the same bytes (no timestamps or random ids), so committed figures only
+    # change when their numbers do.
+    again = tmp_path / "again"
+    assert run_cli("report", str(runs), "--plots", str(again)).returncode == 0
+    assert all((again / path.name).read_bytes() == path.read_bytes() for path in out.iterdir())
 
 
 def test_compare_paper_adds_published_numbers(tmp_path):
