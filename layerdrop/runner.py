@@ -76,25 +76,55 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
         check_output_dir(save_model, overwrite, flag="--save-model")
     res = resources or Resources()
     res.accelerator(cfg)  # an unavailable --device fails here, before anything loads
-    started_at, t0 = records.now(), time.perf_counter()
+    t0 = time.perf_counter()
+    # The fields a record has even when the cell never got to train.
+    record: dict[str, Any] = {
+        "schema_version": records.SCHEMA_VERSION, "run_id": cfg.run_id, "status": "running", "error": None,
+        "config": config_dict(cfg), "task": cfg.task, "strategy": cfg.strategy, "k": cfg.k,
+        "started_at": records.now(), "versions": records.library_versions(),
+    }
+    preparing = True  # while True, a failure is a usage error: recorded only for a sweep
     try:
         task, splits, source, model_config, selection = prepare(cfg, res)
-    except Exception as exc:
-        if record_setup_failure and results is not None and res.accelerator(cfg).is_main_process:
-            reason = str(exc) if isinstance(exc, LayerdropError) else f"{type(exc).__name__}: {exc}"
-            records.append(results, {
-                "schema_version": records.SCHEMA_VERSION, "run_id": cfg.run_id, "status": "failed",
-                "error": f"before training: {reason}", "config": config_dict(cfg), "task": cfg.task,
-                "strategy": cfg.strategy, "k": cfg.k, "started_at": started_at, "versions": records.library_versions(),
-                "ended_at": records.now(), "total_seconds": round(time.perf_counter() - t0, 3),
-                "environment": records.environment()})
+        record.update(_described(task, splits, source, model_config, selection))
+        accelerator = res.accelerator(cfg)
+        record.update(device=str(accelerator.device), precision=cfg.precision, num_processes=accelerator.num_processes)
+        # Not under `accelerate launch`: every process would have to reach the same decision at once.
+        reusable = reuse and results is not None and save_model is None and accelerator.num_processes == 1
+        twin = records.find_twin(results, record) if reusable else None
+        if twin is not None:
+            return _reuse(record, twin)
+        preparing = False
+        _train_and_evaluate(record, cfg, res, source, task, splits, selection, keep_pristine=resources is not None,
+                            save_model=save_model)
+        record["status"] = "ok"
+    except KeyboardInterrupt:
+        if not preparing or record_setup_failure:
+            record.update(status="interrupted", error="interrupted (SIGINT/SIGTERM)")
         raise
-    record: dict[str, Any] = {
-        "schema_version": records.SCHEMA_VERSION,
-        "run_id": cfg.run_id,
-        "status": "running",
-        "error": None,
-        "config": config_dict(cfg),
+    except Exception as exc:
+        reason = str(exc) if isinstance(exc, LayerdropError) else f"{type(exc).__name__}: {exc}"
+        if preparing:
+            if record_setup_failure:
+                record.update(status="failed", error=f"before training: {reason}")
+            raise
+        record.update(status="failed", error=reason)
+        if isinstance(exc, LayerdropError):
+            raise
+        record["traceback"] = traceback.format_exc(limit=8)
+        raise RunFailed(f"run {cfg.run_id} failed: {reason}", "see the record's traceback field, or rerun with --debug") from exc
+    finally:
+        record.update(ended_at=records.now(), total_seconds=round(time.perf_counter() - t0, 3), environment=records.environment())
+        # Under `accelerate launch` every process runs this; one record per run, from the main one.
+        if results is not None and record["status"] != "running" and res.accelerator(cfg).is_main_process:
+            records.append(results, record)
+        res.release()
+    return record
+
+
+def _described(task, splits, source, model_config, selection) -> dict[str, Any]:
+    """What the record says about the model, data and layers, once `prepare` has resolved them."""
+    return {
         "model": {"name": source.name, "location": source.location if source.kind == "hub" else source.name,
                   "kind": source.kind, "family": model_config.model_type},
         "task": task.name,
@@ -109,60 +139,41 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
         "layer_scores": selection.layer_scores,
         "train_examples": len(splits["train"]),
         "eval_examples": {name: len(splits[name]) for name in task.eval_splits},
-        "started_at": started_at,
-        "versions": records.library_versions(),
     }
+
+
+def _train_and_evaluate(record: dict[str, Any], cfg: RunConfig, res: Resources, source, task, splits, selection,
+                        keep_pristine: bool, save_model) -> None:
+    """Drop, fine-tune and evaluate, filling `record` as each step finishes (so a failure keeps
+    what was measured before it)."""
     accelerator = res.accelerator(cfg)
-    record.update(device=str(accelerator.device), precision=cfg.precision, num_processes=accelerator.num_processes)
-    # Not under `accelerate launch`: every process would have to reach the same decision at once.
-    reusable = reuse and results is not None and save_model is None and accelerator.num_processes == 1
-    twin = records.find_twin(results, record) if reusable else None
-    if twin is not None:
-        return _reused(record, twin, results, t0, accelerator.is_main_process)
-    try:
-        model = res.fresh_model(cfg, source, task, keep_pristine=resources is not None)
-        record["parameters_before"] = _count(model)
-        if selection.k:
-            from layerdrop.surgery import drop_layers
+    model = res.fresh_model(cfg, source, task, keep_pristine=keep_pristine)
+    record["parameters_before"] = _count(model)
+    if selection.k:
+        from layerdrop.surgery import drop_layers
 
-            drop_layers(model, selection.dropped_layers, provenance(cfg.drop_config(), source, selection))
-        record["parameters_after"] = _count(model)
-        task_key = res.task_data(cfg)[2]
-        encoded = {name: res.encoded(cfg, source, task_key, name) for name in splits}
-        from layerdrop.train import fine_tune, predict
+        drop_layers(model, selection.dropped_layers, provenance(cfg.drop_config(), source, selection))
+    record["parameters_after"] = _count(model)
+    task_key = res.task_data(cfg)[2]
+    encoded = {name: res.encoded(cfg, source, task_key, name) for name in splits}
+    from layerdrop.train import fine_tune, predict
 
-        hardware.reset_peak_memory(accelerator.device)
-        stats = fine_tune(model, encoded["train"], cfg, accelerator, task.is_regression)
-        record.update(train_seconds=round(stats.seconds, 3), train_steps=stats.steps, final_train_loss=stats.final_loss,
-                      train_loss_last_epoch=round(stats.last_epoch_loss, 6),
-                      throughput=_throughput(stats, model, record["parameters_after"], accelerator, cfg), memory=hardware.peak_memory(accelerator.device))
-        t_eval = time.perf_counter()
-        from layerdrop.metrics import compute_metrics, main_metric_value
+    hardware.reset_peak_memory(accelerator.device)
+    stats = fine_tune(model, encoded["train"], cfg, accelerator, task.is_regression)
+    record.update(train_seconds=round(stats.seconds, 3), train_steps=stats.steps, final_train_loss=stats.final_loss,
+                  train_loss_last_epoch=round(stats.last_epoch_loss, 6),
+                  throughput=_throughput(stats, model, record["parameters_after"], accelerator, cfg),
+                  memory=hardware.peak_memory(accelerator.device))
+    t_eval = time.perf_counter()
+    from layerdrop.metrics import compute_metrics, main_metric_value
 
-        outputs = {name: (predict(model, encoded[name], cfg, accelerator, task.is_regression, label=f"eval {name}"),
-                          list(splits[name].labels)) for name in task.eval_splits}
-        metrics = compute_metrics(task, outputs)
-        record.update(eval_seconds=round(time.perf_counter() - t_eval, 3), metrics=metrics,
-                      main_metric={"name": task.main_metric, "value": main_metric_value(task, metrics)})
-        if save_model is not None and accelerator.is_main_process:
-            _save(accelerator.unwrap_model(model), res.tokenizer(source, cfg.trust_remote_code), save_model, cfg, task)
-        record["status"] = "ok"
-    except KeyboardInterrupt:
-        record.update(status="interrupted", error="interrupted (SIGINT/SIGTERM)")
-        raise
-    except LayerdropError as exc:
-        record.update(status="failed", error=str(exc))
-        raise
-    except Exception as exc:
-        record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=8))
-        raise RunFailed(f"run {cfg.run_id} failed: {type(exc).__name__}: {exc}", "see the record's traceback field, or rerun with --debug") from exc
-    finally:
-        record.update(ended_at=records.now(), total_seconds=round(time.perf_counter() - t0, 3), environment=records.environment())
-        # Under `accelerate launch` every process runs this; one record per run, from the main one.
-        if results is not None and record["status"] != "running" and res.accelerator(cfg).is_main_process:
-            records.append(results, record)
-        res.release()
-    return record
+    outputs = {name: (predict(model, encoded[name], cfg, accelerator, task.is_regression, label=f"eval {name}"),
+                      list(splits[name].labels)) for name in task.eval_splits}
+    metrics = compute_metrics(task, outputs)
+    record.update(eval_seconds=round(time.perf_counter() - t_eval, 3), metrics=metrics,
+                  main_metric={"name": task.main_metric, "value": main_metric_value(task, metrics)})
+    if save_model is not None and accelerator.is_main_process:
+        _save(accelerator.unwrap_model(model), res.tokenizer(source, cfg.trust_remote_code), save_model, cfg, task)
 
 
 # What a reused record takes from its twin: what the training produced. Not the timings,
@@ -170,15 +181,12 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
 OUTCOME_FIELDS = ("parameters_before", "parameters_after", "train_steps", "final_train_loss", "train_loss_last_epoch", "metrics", "main_metric")
 
 
-def _reused(record: dict[str, Any], twin: dict[str, Any], results, t0: float, main_process: bool) -> dict[str, Any]:
-    """Record this cell with its twin's outcome: the same model trained the same way, so the
-    same numbers (bit for bit on CPU, where the twins of the reference sweeps matched exactly)."""
+def _reuse(record: dict[str, Any], twin: dict[str, Any]) -> dict[str, Any]:
+    """Give this cell its twin's outcome: the same model trained the same way, so the same
+    numbers (bit for bit on CPU, where the twins of the reference sweeps matched exactly)."""
     origin = twin.get("reused_from") or twin["run_id"]
     record.update({field: twin[field] for field in OUTCOME_FIELDS if field in twin}, status="ok", reused_from=origin)
-    record.update(ended_at=records.now(), total_seconds=round(time.perf_counter() - t0, 3), environment=records.environment())
     progress.log(f"same layers, seed and settings as run {origin}: reusing its result (--no-reuse trains it again)")
-    if main_process:
-        records.append(results, record)
     return record
 
 
