@@ -18,8 +18,11 @@ def _disabled() -> bool:
 
 
 @contextlib.contextmanager
-def bar(description: str, total: float | None, **fields) -> Iterator:
-    """A progress bar for the duration of the block; yields `update(advance=1, **fields)`."""
+def bar(description: str, total: float | None, completed: float = 0, **fields) -> Iterator:
+    """A progress bar for the duration of the block; yields `update(advance=1, **fields)`.
+
+    `completed` is work done before the bar started (a resumed sweep's finished cells): it shows
+    in done / total, and the ETA is still estimated from this process's own pace."""
     global _progress, _depth
     if _disabled():
         yield lambda advance=1, **kw: None
@@ -35,7 +38,7 @@ def bar(description: str, total: float | None, **fields) -> Iterator:
         )
         _progress.start()
     _depth += 1
-    task = _progress.add_task(description, total=total, info=fields.get("info", ""))
+    task = _progress.add_task(description, total=total, completed=completed, info=fields.get("info", ""))
 
     def update(advance: float = 1, **kw) -> None:
         _progress.update(task, advance=advance, **({"info": kw["info"]} if "info" in kw else {}))

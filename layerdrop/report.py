@@ -130,7 +130,7 @@ class Row:
     tasks: dict[str, tuple[float, float, int]]  # task -> (mean, std, n)
     macro: float | None
     macro_no_wnli: float | None
-    parameters: float | None
+    parameters: int | None
     delta: float | None = None
     retained: float | None = None
     paired: dict[str, Any] = field(default_factory=dict)  # mean diff, ci, n seeds, against
@@ -165,7 +165,7 @@ def build(frame, against: str | None = None) -> tuple[list[Row], list[str]]:
             model, strategy, int(k), dropped[0] if len(dropped) == 1 else "varies by seed", stats,
             sum(stats[t][0] for t in tasks) / len(tasks) if complete else None,
             sum(stats[t][0] for t in no_wnli) / len(no_wnli) if all(t in stats for t in no_wnli) else None,
-            float(group["parameters"].mean()) if group["parameters"].notna().any() else None,
+            round(group["parameters"].mean()) if group["parameters"].notna().any() else None,
         ))
         macros[(model, strategy, int(k))] = _per_seed_macro(group, tasks)
     order = {FULL_MODEL: ""}

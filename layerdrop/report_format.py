@@ -35,7 +35,7 @@ def paper_numbers(row: Row, tasks: list[str], paper: dict[str, Any]) -> dict[str
     return found
 
 
-def _params(count: float | None) -> str:
+def _params(count: int | None) -> str:
     if not count:
         return "–"
     return f"{count / 1e6:.1f}M" if count >= 1e5 else f"{count:,.0f}"
@@ -98,7 +98,13 @@ def render(rows: list[Row], tasks: list[str], fmt: str, paper: dict | None = Non
         import pandas as pd
 
         data = numeric_records(rows, tasks, paper)
-        return pd.DataFrame(data).to_csv(index=False) if fmt == "csv" else json.dumps(data, indent=2) + "\n"
+        if fmt == "json":
+            return json.dumps(data, indent=2) + "\n"
+        frame = pd.DataFrame(data)
+        # Counts stay integers: a column with a gap (no paired n on the full-model row) would
+        # otherwise turn into floats and print 3 as "3.0".
+        counts = [c for c in frame.columns if c.endswith(" n") or c == "parameters"]
+        return frame.astype({c: "Int64" for c in counts}).to_csv(index=False)
     header, body = display_table(rows, tasks, paper)
     if fmt == "md":
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]

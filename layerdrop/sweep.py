@@ -339,7 +339,7 @@ def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fas
 
     claims = results.parent / "claims"
     together = accelerator is not None and accelerator.num_processes > 1
-    with progress.bar("sweep", len(todo)) as update:
+    with progress.bar("sweep", len(cells), completed=outcome.skipped) as update:
         for cell in todo:
             label = f"{cell.model} {cell.task} {cell.strategy}{list(cell.params) or ''} k={cell.k} seed={cell.seed}"
             update(0, info=label)
@@ -352,6 +352,11 @@ def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fas
                 try:
                     record = run(cell, results=results, resources=resources, reuse=reuse and not force, record_setup_failure=True)
                     outcome.records.append(record)
+                    # One line per cell, so a sweep's log file (where no bar is drawn) shows progress.
+                    metric = record["main_metric"]
+                    progress.log(f"cell done ({len(outcome.records) + outcome.skipped + len(outcome.failed)} of "
+                                 f"{len(cells)}): {label}: {metric['name']} {metric['value']:.4f} "
+                                 f"in {record['total_seconds']:.0f} s")
                     if record.get("reused_from"):
                         outcome.reused += 1
                     else:

@@ -102,7 +102,9 @@ def test_every_format_round_trips(runs, tmp_path, fmt):
         assert top["sst2 mean"] == pytest.approx(87.0) and top["paired ci low"] == pytest.approx(-5.0)
     elif fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(text)))
-        assert float(next(r for r in rows if r["strategy"] == "top")["macro"]) == pytest.approx(72.5)
+        top = next(r for r in rows if r["strategy"] == "top")
+        assert float(top["macro"]) == pytest.approx(72.5)
+        assert top["paired n"] == "2" and top["sst2 n"] == "2"  # counts print as integers, not 2.0
     elif fmt == "md":
         lines = [line for line in text.splitlines() if line.startswith("| m |")]
         assert len(lines) == 3 and "87.00 ± 1.41 (2)" in text and "72.50" in text
