@@ -21,15 +21,30 @@ def _paper_strategy(row: Row) -> str:
     return "top" if row.strategy == FULL_MODEL else row.strategy
 
 
+def paper_model(name: str, paper: dict[str, Any]) -> str | None:
+    """The paper's name for a run's model: its alias, or the alias whose hub id it is (full, or
+    its last part, so a local folder named `bert-base-uncased` matches too)."""
+    from layerdrop.models import ALIASES
+
+    if name in paper["top"]:
+        return name
+    last = name.rstrip("/").rsplit("/", 1)[-1].lower()
+    return next((alias for alias, hub_id in ALIASES.items() if alias in paper["top"]
+                 and last == hub_id.rsplit("/", 1)[-1].lower()), None)
+
+
 def paper_numbers(row: Row, tasks: list[str], paper: dict[str, Any]) -> dict[str, float]:
     """The published numbers matching this row's model, strategy and K (empty if none)."""
     found: dict[str, float] = {}
-    top = paper["top"].get(row.model, {}).get(str(row.k))
+    model = paper_model(row.model, paper)
+    if model is None:
+        return found
+    top = paper["top"].get(model, {}).get(str(row.k))
     if top and _paper_strategy(row) == "top":
         for task, value in zip(paper["tasks"], top):
             if task in tasks:
                 found[f"paper {task}"] = value
-    mean = paper["seven_task_mean"].get(row.model, {}).get(_paper_strategy(row), {}).get(str(row.k))
+    mean = paper["seven_task_mean"].get(model, {}).get(_paper_strategy(row), {}).get(str(row.k))
     if mean is not None:
         found["paper 7-task mean"] = mean
     return found

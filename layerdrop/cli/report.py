@@ -14,7 +14,7 @@ def report(
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the table to this file instead of stdout.")] = None,
     against: Annotated[Optional[str], typer.Option("--against", help="Pair each row with this strategy at the same K, instead of the full model.")] = None,
     plots: Annotated[Optional[str], typer.Option("--plots", help="Write PNG and SVG figures into this folder.")] = None,
-    compare_paper: Annotated[bool, typer.Option("--compare-paper", help="Add Sajjad et al.'s published numbers where model, strategy and K match.")] = False,
+    compare_paper: Annotated[bool, typer.Option("--compare-paper", help="Add Sajjad et al.'s published numbers where model (alias such as bert-base, its hub id, or a folder named like it), strategy and K match.")] = False,
 ) -> None:
     """Turn run records into a paper-style table (and figures).
 

@@ -157,6 +157,14 @@ def test_compare_paper_adds_published_numbers(tmp_path):
     assert top4["paper sst2"] == 90.60 and top4["paper 7-task mean"] == 84.19
 
 
+@pytest.mark.parametrize("model", ["google-bert/bert-base-uncased", "/models/bert-base-uncased/"])
+def test_compare_paper_matches_hub_ids_and_local_folders(tmp_path, model):
+    path = tmp_path / "r.jsonl"
+    records.append(path, rec("sst2", 4, 1, 0.90, model=model, dropped=[8, 9, 10, 11]))
+    data = json.loads(run_cli("report", str(path), "--compare-paper", "--format", "json").stdout)
+    assert data[0]["paper sst2"] == 90.60
+
+
 def test_torn_line_is_reported_and_skipped(runs):
     with runs.open("a") as f:
         f.write('{"run_id": "torn", "sta')
