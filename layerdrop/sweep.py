@@ -301,6 +301,11 @@ class SweepOutcome:
     failed: list[str] = field(default_factory=list)
     records: list[dict] = field(default_factory=list)
 
+    @property
+    def finished(self) -> int:
+        """Cells this sweep has got past, in any way: for the "(N of M)" of its log lines."""
+        return self.skipped + len(self.records) + len(self.failed)
+
 
 def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fast: bool = False,
             reuse: bool = True, resources=None) -> SweepOutcome:
@@ -354,9 +359,8 @@ def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fas
                     outcome.records.append(record)
                     # One line per cell, so a sweep's log file (where no bar is drawn) shows progress.
                     metric = record["main_metric"]
-                    progress.log(f"cell done ({len(outcome.records) + outcome.skipped + len(outcome.failed)} of "
-                                 f"{len(cells)}): {label}: {metric['name']} {metric['value']:.4f} "
-                                 f"in {record['total_seconds']:.0f} s")
+                    progress.log(f"cell done ({outcome.finished} of {len(cells)}): {label}: "
+                                 f"{metric['name']} {metric['value']:.4f} in {record['total_seconds']:.0f} s")
                     if record.get("reused_from"):
                         outcome.reused += 1
                     else:
@@ -364,7 +368,7 @@ def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fas
                 except Exception as exc:  # one cell's failure, whatever it is, must not end the sweep
                     reason = str(exc) if isinstance(exc, LayerdropError) else f"{type(exc).__name__}: {exc}"
                     outcome.failed.append(f"{label}: {reason}")
-                    progress.log(f"cell failed: {label}: {reason}")
+                    progress.log(f"cell failed ({outcome.finished} of {len(cells)}): {label}: {reason}")
                     if fail_fast:
                         break
             update(1)
