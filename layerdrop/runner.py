@@ -162,6 +162,7 @@ def _train_and_evaluate(record: dict[str, Any], cfg: RunConfig, res: Resources, 
     stats = fine_tune(model, encoded["train"], cfg, accelerator, task.is_regression)
     record.update(train_seconds=round(stats.seconds, 3), train_steps=stats.steps, final_train_loss=stats.final_loss,
                   train_loss_last_epoch=round(stats.last_epoch_loss, 6),
+                  train_loss_by_epoch=[round(loss, 6) for loss in stats.epoch_losses],
                   throughput=_throughput(stats, model, record["parameters_after"], accelerator, cfg),
                   memory=hardware.peak_memory(accelerator.device))
     t_eval = time.perf_counter()
@@ -178,7 +179,8 @@ def _train_and_evaluate(record: dict[str, Any], cfg: RunConfig, res: Resources, 
 
 # What a reused record takes from its twin: what the training produced. Not the timings,
 # throughput or memory: this cell did not train, so it has none of its own to report.
-OUTCOME_FIELDS = ("parameters_before", "parameters_after", "train_steps", "final_train_loss", "train_loss_last_epoch", "metrics", "main_metric")
+OUTCOME_FIELDS = ("parameters_before", "parameters_after", "train_steps", "final_train_loss", "train_loss_last_epoch",
+                  "train_loss_by_epoch", "metrics", "main_metric")
 
 
 def _reuse(record: dict[str, Any], twin: dict[str, Any]) -> dict[str, Any]:

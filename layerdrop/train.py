@@ -45,9 +45,14 @@ class TrainStats:
     tokens: int
     sum_squared_lengths: int  # sum of n**2 over the examples seen: attention's FLOPs grow with it
     final_loss: float
-    # Mean loss over the last epoch's batches: one batch of 16-32 examples is too noisy to tell a
-    # cell that learned from one stuck at chance (ln 2 for two classes).
-    last_epoch_loss: float
+    # Mean loss over each epoch's batches, first to last: one batch of 16-32 examples is too noisy
+    # to tell a cell that learned from one stuck at chance (ln 2 for two classes), and the curve
+    # shows when a slow cell left that plateau.
+    epoch_losses: tuple[float, ...]
+
+    @property
+    def last_epoch_loss(self) -> float:
+        return self.epoch_losses[-1] if self.epoch_losses else float("nan")
 
     @property
     def examples_per_second(self) -> float:
@@ -118,6 +123,7 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
     # Token counts stay on the device until the end: an int() per step would wait for the
     # optimizer step's kernels on a GPU before the next batch could be queued.
     tokens = squares = torch.zeros((), dtype=torch.long, device=accelerator.device)
+    epoch_losses: list[float] = []
     start = time.perf_counter()
     for epoch in range(math.ceil(cfg.epochs)):
         epoch_loss, epoch_batches = 0.0, 0
@@ -151,11 +157,12 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
                 squares = squares + (lengths * lengths).sum()
                 rate = examples / max(time.perf_counter() - start, 1e-9)
                 update(info=f"loss {loss_value:.4f}  {rate:.0f} ex/s")
+        if epoch_batches:
+            epoch_losses.append(epoch_loss / epoch_batches)
     accelerator.wait_for_everyone()
     seconds = time.perf_counter() - start
     n = accelerator.num_processes
-    last_epoch_loss = epoch_loss / epoch_batches if epoch_batches else float("nan")
-    return TrainStats(seconds, step, examples * n, int(tokens) * n, int(squares) * n, loss_value, last_epoch_loss)
+    return TrainStats(seconds, step, examples * n, int(tokens) * n, int(squares) * n, loss_value, tuple(epoch_losses))
 
 
 def predict(model, encoded: Encoded, cfg: RunConfig, accelerator, regression: bool, label: str = "eval"):

@@ -1,4 +1,4 @@
-"""The record's last-epoch loss is the mean over the last epoch's batches, not the last batch."""
+"""The record's epoch losses are means over each epoch's batches; the last one is not the last batch."""
 
 from __future__ import annotations
 
@@ -38,3 +38,4 @@ def test_last_epoch_loss_is_the_mean_of_the_last_epoch():
     assert stats.steps == 6
     assert stats.final_loss == pytest.approx(0.3)
     assert stats.last_epoch_loss == pytest.approx(0.6)
+    assert stats.epoch_losses == pytest.approx((9.0, 0.6))
