@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
+# Test processes (pytest-xdist). Two, for the two cores CI has; each runs one intra-op thread.
+TEST_WORKERS ?= 2
 GLUE_DIR ?= $(or $(LAYERDROP_GLUE_DIR),$(abspath ../shared/data/glue))
 # The demo reads GLUE from a local folder when there is one, else from the hub.
 DEMO_GLUE := $(or $(LAYERDROP_GLUE_DIR),$(wildcard $(abspath ../shared/data/glue)))
@@ -32,7 +34,7 @@ demo: setup
 
 test: setup
 	# Tests never touch the hub.
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 LAYERDROP_GLUE_DIR=$(GLUE_DIR) $(BIN)/python -m pytest -q
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 LAYERDROP_GLUE_DIR=$(GLUE_DIR) $(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -14,6 +14,10 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # Installed third-party strategy plugins must not change what the tests see.
 os.environ["LAYERDROP_DISABLE_PLUGINS"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Under pytest-xdist (`-n 2`, README's test command) each worker gets one core: one intra-op thread
+# per worker, inherited by the CLI subprocesses it starts, so two workers never fight over two cores.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parent.parent
 REQUIRE_SHARED = os.environ.get("LAYERDROP_REQUIRE_SHARED") == "1"

@@ -68,6 +68,28 @@ def run_cli(*args: str, env: dict | None = None, timeout: int = 300) -> subproce
     )
 
 
+def invoke_cli(*args: str) -> subprocess.CompletedProcess:
+    """Run the `layerdrop` CLI in this process: the same app, parsing and exit codes as `run_cli`,
+    without the ~5 s a fresh interpreter spends importing torch and transformers. Tests that kill,
+    signal or race processes use `run_cli`.
+    """
+    import signal
+
+    from typer.testing import CliRunner
+
+    from layerdrop.cli import app
+
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = CliRunner().invoke(app, list(args))
+    finally:
+        for sig, handler in handlers.items():  # `sweep` and `run` install their own
+            signal.signal(sig, handler)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # a crash, not an exit code: show its traceback
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
 def assert_clean_error(result, code: int = 2, *needles: str) -> str:
     """Exit `code`, exactly one line on stderr naming the problem, no traceback; returns that line."""
     assert result.returncode == code, (result.returncode, result.stdout, result.stderr)

@@ -11,7 +11,7 @@ from layerdrop.config import RunConfig
 from layerdrop.errors import RunFailed
 from layerdrop.runner import run
 from tests.glue_fixtures import write_glue
-from tests.helpers import assert_clean_error, assert_failed_run, run_cli, tiny_model_dir
+from tests.helpers import assert_clean_error, assert_failed_run, invoke_cli, run_cli, tiny_model_dir
 
 # Training flags that make a tiny run take a second or two.
 FAST = ["--epochs", "1", "--batch-size", "4", "--max-seq-length", "32", "--learning-rate", "1e-3"]
@@ -91,6 +91,7 @@ def test_same_seed_same_metrics_and_seed_matters(tiny_dirs, glue_dir):
     first, second = (run(RunConfig(**base), results=None) for _ in range(2))
     assert first["metrics"] == second["metrics"] and first["final_train_loss"] == second["final_train_loss"]
     assert first["train_loss_last_epoch"] == second["train_loss_last_epoch"] > 0
+    assert len(first["train_loss_by_epoch"]) == 2 and first["train_loss_by_epoch"][-1] == first["train_loss_last_epoch"]
     other = run(RunConfig(**base, seed=7), results=None)
     assert other["final_train_loss"] != first["final_train_loss"]
     assert first["run_id"] == second["run_id"] != other["run_id"]
@@ -108,7 +109,7 @@ def test_other_task_shapes(task, main, tiny_dirs, glue_dir):
 
 @pytest.mark.parametrize(("optimizer", "scheduler"), [("sgd", "constant"), ("adam", "cosine")])
 def test_optimizer_scheduler_and_group_size_are_flags(optimizer, scheduler, tiny_dirs, glue_dir, tmp_path):
-    result = run_cli("run", "--model", str(tiny_dirs["bert"]), "--task", "rte", "--k", "1", "--data-dir", str(glue_dir),
+    result = invoke_cli("run", "--model", str(tiny_dirs["bert"]), "--task", "rte", "--k", "1", "--data-dir", str(glue_dir),
                      "--optimizer", optimizer, "--lr-scheduler", scheduler, "--length-group-batches", "3", "--json",
                      "--results", str(tmp_path / "r.jsonl"), *FAST)
     assert result.returncode == 0, result.stderr
@@ -121,7 +122,7 @@ def test_custom_files(tiny_dirs, tmp_path):
     train, dev = tmp_path / "train.csv", tmp_path / "dev.csv"
     train.write_text("text,stars\n" + "".join(f"nice {i},{'pos' if i % 2 else 'neg'}\n" for i in range(12)))
     dev.write_text("text,stars\nnice 1,pos\nnice 2,neg\n")
-    result = run_cli("run", "--model", str(tiny_dirs["bert"]), "--train-file", str(train), "--validation-file", str(dev),
+    result = invoke_cli("run", "--model", str(tiny_dirs["bert"]), "--train-file", str(train), "--validation-file", str(dev),
                      "--text-columns", "text", "--label-column", "stars", "--k", "1", "--json",
                      "--results", str(tmp_path / "r.jsonl"), *FAST)
     assert result.returncode == 0, result.stderr
@@ -143,7 +144,7 @@ def test_save_model_loads_in_plain_transformers(tiny_dirs, glue_dir, tmp_path):
 
 def test_non_finite_loss_fails_the_run_and_is_recorded(tiny_dirs, glue_dir, tmp_path):
     results = tmp_path / "runs.jsonl"
-    result = run_cli("run", "--model", str(tiny_dirs["bert"]), "--task", "sst2", "--k", "1", "--data-dir", str(glue_dir),
+    result = invoke_cli("run", "--model", str(tiny_dirs["bert"]), "--task", "sst2", "--k", "1", "--data-dir", str(glue_dir),
                      "--results", str(results), "--epochs", "3", "--batch-size", "4", "--learning-rate", "1e30",
                      "--max-grad-norm", "0")
     line = assert_failed_run(result, "training loss became")
@@ -173,14 +174,14 @@ def test_bad_run_input_writes_nothing(args, message, tiny_dirs, glue_dir, tmp_pa
     (tmp_path / "empty").mkdir()
     args = [str(tmp_path / "empty") if a == "EMPTY" else a for a in args]
     # The bad flags come last, so they win over the defaults given first.
-    result = run_cli("run", *FAST, "--model", str(tiny_dirs["bert"]), "--data-dir", str(glue_dir),
+    result = invoke_cli("run", *FAST, "--model", str(tiny_dirs["bert"]), "--data-dir", str(glue_dir),
                      "--results", str(results), "--k", "1", *args)
     assert_clean_error(result, 2, message)
     assert not results.exists()
 
 
 def test_results_path_that_is_a_folder_fails_before_training(tiny_dirs, glue_dir, tmp_path):
-    result = run_cli("run", "--model", str(tiny_dirs["bert"]), "--task", "sst2", "--k", "1", "--data-dir", str(glue_dir),
+    result = invoke_cli("run", "--model", str(tiny_dirs["bert"]), "--task", "sst2", "--k", "1", "--data-dir", str(glue_dir),
                      "--results", str(tmp_path), *FAST)
     assert_clean_error(result, 2, "is a folder")
 

@@ -9,7 +9,7 @@ import torch
 
 from layerdrop.architectures import FAMILIES, family_of
 from layerdrop.surgery import count_parameters, drop_layers, layer_stack
-from tests.helpers import assert_clean_error, run_cli, tiny_config
+from tests.helpers import assert_clean_error, invoke_cli, tiny_config
 
 FAMILY_NAMES = sorted(FAMILIES)
 
@@ -111,7 +111,7 @@ def test_unsupported_family_is_a_clear_error(tmp_path):
     from transformers import GPT2Config, GPT2Model
 
     GPT2Model(GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=64)).save_pretrained(tmp_path / "gpt2")
-    result = run_cli("plan", "--model", str(tmp_path / "gpt2"), "--k", "1")
+    result = invoke_cli("plan", "--model", str(tmp_path / "gpt2"), "--k", "1")
     assert_clean_error(result, 2, "'gpt2' is not supported")
 
 
@@ -122,7 +122,7 @@ def test_minilm_drop_cli_round_trip(minilm_dir, tmp_path):
     from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
     out = tmp_path / "minilm-l4"
-    result = run_cli("drop", "--model", "minilm-l6", "--strategy", "alternate", "--param", "parity=odd", "--k", "2",
+    result = invoke_cli("drop", "--model", "minilm-l6", "--strategy", "alternate", "--param", "parity=odd", "--k", "2",
                      "--output", str(out), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -142,9 +142,9 @@ def test_minilm_drop_cli_round_trip(minilm_dir, tmp_path):
     classifier = AutoModelForSequenceClassification.from_pretrained(out, num_labels=2)
     assert len(classifier.bert.encoder.layer) == 4
 
-    again = run_cli("drop", "--model", "minilm-l6", "--k", "1", "--output", str(out))
+    again = invoke_cli("drop", "--model", "minilm-l6", "--k", "1", "--output", str(out))
     assert_clean_error(again, 2, "exists and is not empty", "--overwrite")
     assert AutoModel.from_pretrained(out).config.num_hidden_layers == 4  # untouched
-    replaced = run_cli("drop", "--model", "minilm-l6", "--k", "1", "--output", str(out), "--overwrite")
+    replaced = invoke_cli("drop", "--model", "minilm-l6", "--k", "1", "--output", str(out), "--overwrite")
     assert replaced.returncode == 0, replaced.stderr
     assert AutoModel.from_pretrained(out).config.num_hidden_layers == 5

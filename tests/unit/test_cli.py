@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.helpers import assert_clean_error, run_cli
+from tests.helpers import assert_clean_error, invoke_cli, run_cli
 
 COMMANDS = ["run", "plan", "drop", "strategies", "models"]
 
@@ -34,7 +34,7 @@ def test_plan_table_and_json():
 
 
 def test_plan_reads_layer_count_from_model_config_only(minilm_dir):
-    data = json.loads(run_cli("plan", "--model", "minilm-l6", "--k", "2", "--json").stdout)
+    data = json.loads(invoke_cli("plan", "--model", "minilm-l6", "--k", "2", "--json").stdout)
     assert data["n_layers"] == 6 and data["dropped_layers"] == [4, 5]
 
 
@@ -83,7 +83,7 @@ BAD_INPUTS = [
 @pytest.mark.parametrize(("args", "message"), BAD_INPUTS, ids=[" ".join(a[:3]) for a, _ in BAD_INPUTS])
 def test_bad_input_is_one_line_exit_2(args, message, tmp_path):
     args = [str(tmp_path / "out") if a == "OUT" else a for a in args]
-    result = run_cli(*args)
+    result = invoke_cli(*args)
     assert_clean_error(result, 2, message)
     assert not (tmp_path / "out").exists()
 

@@ -11,7 +11,7 @@ import pytest
 
 from layerdrop import records, report
 from layerdrop.report_format import FORMATS
-from tests.helpers import assert_clean_error, run_cli
+from tests.helpers import assert_clean_error, invoke_cli
 
 
 def rec(task, k, seed, value, strategy="top", params=None, dropped=None, model="m", status="ok", scores=None, f1=None):
@@ -93,7 +93,7 @@ def test_sub_metric(tmp_path):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_round_trips(runs, tmp_path, fmt):
     out = tmp_path / f"table.{fmt}"
-    result = run_cli("report", str(runs.parent), "--format", fmt, "--output", str(out))
+    result = invoke_cli("report", str(runs.parent), "--format", fmt, "--output", str(out))
     assert result.returncode == 0, result.stderr
     text = out.read_text()
     if fmt == "json":
@@ -133,7 +133,7 @@ def test_every_format_round_trips(runs, tmp_path, fmt):
 def test_plots_written_and_non_empty(runs, tmp_path):
     records.append(runs, rec("rte", 1, 1, 0.59, "contribution", dropped=[3], scores=[0.9, 0.95, 0.97, 0.99, 0.93, 0.92]))
     out = tmp_path / "figs"
-    result = run_cli("report", str(runs), "--plots", str(out))
+    result = invoke_cli("report", str(runs), "--plots", str(out))
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(f"m-{kind}.{ext}" for kind in ("macro-vs-k", "tasks-vs-k", "contribution-scores") for ext in ("png", "svg"))
@@ -144,7 +144,7 @@ def test_plots_written_and_non_empty(runs, tmp_path):
     # Regenerating gives the same bytes (no timestamps or random ids), so committed figures only
     # change when their numbers do.
     again = tmp_path / "again"
-    assert run_cli("report", str(runs), "--plots", str(again)).returncode == 0
+    assert invoke_cli("report", str(runs), "--plots", str(again)).returncode == 0
     assert all((again / path.name).read_bytes() == path.read_bytes() for path in out.iterdir())
 
 
@@ -152,7 +152,7 @@ def test_compare_paper_adds_published_numbers(tmp_path):
     path = tmp_path / "r.jsonl"
     records.append(path, rec("sst2", 0, 1, 0.92, model="bert-base"))
     records.append(path, rec("sst2", 4, 1, 0.90, model="bert-base", dropped=[8, 9, 10, 11]))
-    data = json.loads(run_cli("report", str(path), "--compare-paper", "--format", "json").stdout)
+    data = json.loads(invoke_cli("report", str(path), "--compare-paper", "--format", "json").stdout)
     top4 = next(r for r in data if r["k"] == 4)
     assert top4["paper sst2"] == 90.60 and top4["paper 7-task mean"] == 84.19
 
@@ -161,14 +161,14 @@ def test_compare_paper_adds_published_numbers(tmp_path):
 def test_compare_paper_matches_hub_ids_and_local_folders(tmp_path, model):
     path = tmp_path / "r.jsonl"
     records.append(path, rec("sst2", 4, 1, 0.90, model=model, dropped=[8, 9, 10, 11]))
-    data = json.loads(run_cli("report", str(path), "--compare-paper", "--format", "json").stdout)
+    data = json.loads(invoke_cli("report", str(path), "--compare-paper", "--format", "json").stdout)
     assert data[0]["paper sst2"] == 90.60
 
 
 def test_torn_line_is_reported_and_skipped(runs):
     with runs.open("a") as f:
         f.write('{"run_id": "torn", "sta')
-    result = run_cli("report", str(runs), "--format", "json")
+    result = invoke_cli("report", str(runs), "--format", "json")
     assert result.returncode == 0
     assert f"{runs}:11" in result.stderr and "torn" in result.stderr
     assert len(json.loads(result.stdout)) == 3
@@ -189,14 +189,14 @@ def test_torn_line_is_reported_and_skipped(runs):
 def test_report_bad_input(runs, tmp_path, args, message):
     (tmp_path / "empty").mkdir()
     args = [str(runs) if a == "RUNS" else str(tmp_path / "empty") if a == "EMPTY_DIR" else a for a in args]
-    assert_clean_error(run_cli("report", *args), 2, message)
+    assert_clean_error(invoke_cli("report", *args), 2, message)
 
 
 def test_a_sub_metric_some_tasks_lack_says_which_are_left_out(tmp_path):
     path = tmp_path / "r.jsonl"
     records.append(path, rec("mrpc", 0, 1, 0.7, f1=0.8))
     records.append(path, rec("rte", 0, 1, 0.6))
-    result = run_cli("report", str(path), "--metric", "f1", "--format", "json")
+    result = invoke_cli("report", str(path), "--metric", "f1", "--format", "json")
     assert result.returncode == 0, result.stderr
     (row,) = json.loads(result.stdout)
     assert row["mrpc mean"] == pytest.approx(80.0) and not any(key.startswith("rte") for key in row)
@@ -206,7 +206,7 @@ def test_a_sub_metric_some_tasks_lack_says_which_are_left_out(tmp_path):
 def test_against_with_only_the_full_model_says_so(tmp_path):
     path = tmp_path / "r.jsonl"
     records.append(path, rec("rte", 0, 1, 0.6))
-    assert_clean_error(run_cli("report", str(path), "--against", "top"), 2, "hold only the full model")
+    assert_clean_error(invoke_cli("report", str(path), "--against", "top"), 2, "hold only the full model")
 
 
 def test_explicit_lists_are_separate_rows_and_mixed_settings_warn(tmp_path):
@@ -217,14 +217,14 @@ def test_explicit_lists_are_separate_rows_and_mixed_settings_warn(tmp_path):
     first["config"]["learning_rate"], second["config"]["learning_rate"] = 1e-4, 2e-5
     records.append(path, first)
     records.append(path, second)
-    result = run_cli("report", str(path), "--format", "json")
+    result = invoke_cli("report", str(path), "--format", "json")
     labels = {row["strategy"] for row in json.loads(result.stdout)}
     assert {"explicit (0,1)", "explicit (2,3)"} <= labels
     assert "different training settings" in result.stderr
 
 
 def test_output_never_overwrites_an_input(runs):
-    assert_clean_error(run_cli("report", str(runs), "--output", str(runs)), 2, "is one of the runs files")
+    assert_clean_error(invoke_cli("report", str(runs), "--output", str(runs)), 2, "is one of the runs files")
 
 
 def test_records_from_before_a_field_existed_match_its_default(tmp_path):
@@ -236,9 +236,9 @@ def test_records_from_before_a_field_existed_match_its_default(tmp_path):
     new["config"].update(optimizer="adamw", lr_scheduler="linear")
     records.append(path, old)
     records.append(path, new)
-    result = run_cli("report", str(path), "--format", "json")
+    result = invoke_cli("report", str(path), "--format", "json")
     assert result.returncode == 0, result.stderr
     assert "different training settings" not in result.stderr
     new["config"]["optimizer"] = "sgd"  # a real difference still warns
     records.append(path, {**new, "run_id": "other"})
-    assert "different training settings" in run_cli("report", str(path), "--format", "json").stderr
+    assert "different training settings" in invoke_cli("report", str(path), "--format", "json").stderr
