@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from layerdrop import progress, records
-from layerdrop.errors import DataError, UsageError
+from layerdrop.errors import DataError, LayerdropError, UsageError
 
 FULL_MODEL = "full model"
 BOOTSTRAP_RESAMPLES = 10_000
+# A run whose mean loss over its last epoch is this close to ln C (C classes), the loss of an answer
+# that ignores the input, did not learn. Cells that fit sit well below: 0.37-0.65 on RTE (ln 2 = 0.693).
+UNLEARNED_SHARE_OF_LN_C = 0.97
 
 
 def find_runs_files(paths: list[str]) -> list[Path]:
@@ -71,7 +74,7 @@ def load(paths: list[str], metric: str | None = None):
                 "task": record["task"], "seed": record["config"]["seed"], "value": 100.0 * metrics[name],
                 "dropped": ",".join(map(str, record["dropped_layers"])) or "-", "parameters": record.get("parameters_after"),
                 "layer_scores": record.get("layer_scores"), "run_id": record["run_id"],
-                "setting": _setting(record.get("config", {})),
+                "setting": _setting(record.get("config", {})), "unlearned": _unlearned(record),
             })
     if not rows and metric and metrics_seen:
         from layerdrop.errors import did_you_mean
@@ -91,7 +94,35 @@ def load(paths: list[str], metric: str | None = None):
         model, strategy, k, task = mixed[mixed > 1].index[0]
         progress.log(f"warning: runs with different training settings share rows (e.g. {model} {strategy} K={k} {task}); "
                      "their numbers are pooled as if they were seeds: report one setting at a time")
+    _warn_unlearned(frame)
     return frame
+
+
+def _unlearned(record: dict[str, Any]) -> bool:
+    """True when the run's last-epoch training loss is within 3% of ln C: it answered blind."""
+    loss = record.get("train_loss_last_epoch")
+    if loss is None:  # records from before the field existed, or a regression task's
+        return False
+    from layerdrop.tasks import get_task
+
+    try:
+        task = get_task(record["task"])
+    except LayerdropError:  # a custom task: its number of classes is not in the record
+        return False
+    if task.is_regression:
+        return False
+    return loss >= UNLEARNED_SHARE_OF_LN_C * math.log(task.num_labels)
+
+
+def _warn_unlearned(frame) -> None:
+    stuck = frame[frame["unlearned"]]
+    if stuck.empty:
+        return
+    cells = [f"{model} {task} {strategy} K={k} seed{'s' if len(g) > 1 else ''} {','.join(map(str, sorted(g['seed'])))}"
+             for (model, task, strategy, k), g in stuck.groupby(["model", "task", "strategy", "k"])]
+    progress.log(f"warning: {len(stuck)} of {len(frame)} runs did not learn (training loss over their last epoch "
+                 f"within 3% of ln C, the loss of an answer that ignores the input), so their scores are chance, "
+                 f"not what the model can do: {'; '.join(cells)}")
 
 
 # Config fields that make two runs different experiments beyond the table's own axes.

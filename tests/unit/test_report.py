@@ -242,3 +242,21 @@ def test_records_from_before_a_field_existed_match_its_default(tmp_path):
     new["config"]["optimizer"] = "sgd"  # a real difference still warns
     records.append(path, {**new, "run_id": "other"})
     assert "different training settings" in invoke_cli("report", str(path), "--format", "json").stderr
+
+
+def test_runs_that_did_not_learn_are_named(tmp_path):
+    # ln 2 = 0.693 for RTE's two classes, ln 3 = 1.099 for MNLI's three; the line is 97% of it.
+    path = tmp_path / "r.jsonl"
+    losses = {("rte", 0, 1): 0.42, ("rte", 3, 1): 0.690, ("rte", 3, 2): 0.675, ("rte", 3, 3): 0.60,
+              ("mnli", 3, 1): 1.09, ("mnli", 3, 2): 0.69}
+    for (task, k, seed), loss in losses.items():
+        records.append(path, {**rec(task, k, seed, 0.5), "train_loss_last_epoch": loss})
+    records.append(path, rec("rte", 2, 1, 0.5))  # no loss recorded (an old record): not judged
+    result = invoke_cli("report", str(path), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if "did not learn" in line]
+    assert line.startswith("warning: 3 of 7 runs did not learn")
+    assert line.endswith("m mnli top K=3 seed 1; m rte top K=3 seeds 1,2")
+    clean = tmp_path / "clean.jsonl"
+    records.append(clean, {**rec("rte", 3, 3, 0.5), "train_loss_last_epoch": 0.60})
+    assert "did not learn" not in invoke_cli("report", str(clean), "--format", "json").stderr
