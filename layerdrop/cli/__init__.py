@@ -6,6 +6,7 @@ fix print one line and exit 2 (1 when a run failed); `--debug` shows the traceba
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 
@@ -104,17 +105,24 @@ def _root(
     common.STATE["debug"] = debug
 
 
+def _reflow(doc: str) -> str:
+    """Join the lines of each prose paragraph, keeping indented ones (the examples) as they are.
+
+    In rich markup mode Typer keeps a docstring's line breaks, so source lines wrapped at 100
+    columns would break again mid-sentence in an 80-column terminal.
+    """
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(p if any(line[:1].isspace() for line in p.splitlines()) else " ".join(p.split("\n"))
+                       for p in paragraphs)
+
+
 def _register() -> None:
     # Registration in one place; each command lives in its own module.
     from layerdrop.cli import drop, models, plan, report, run, strategies, sweep
 
-    app.command("run")(run.run)
-    app.command("sweep")(sweep.sweep)
-    app.command("report")(report.report)
-    app.command("plan")(plan.plan)
-    app.command("drop")(drop.drop)
-    app.command("strategies")(strategies.strategies)
-    app.command("models")(models.models)
+    for name, command in (("run", run.run), ("sweep", sweep.sweep), ("report", report.report), ("plan", plan.plan),
+                          ("drop", drop.drop), ("strategies", strategies.strategies), ("models", models.models)):
+        app.command(name, help=_reflow(command.__doc__))(command)
 
 
 _register()

@@ -8,7 +8,7 @@ import pytest
 
 from tests.helpers import assert_clean_error, invoke_cli, run_cli
 
-COMMANDS = ["run", "plan", "drop", "strategies", "models"]
+COMMANDS = ["run", "sweep", "report", "plan", "drop", "strategies", "models"]
 
 
 def test_bare_layerdrop_prints_help():
@@ -24,6 +24,26 @@ def test_every_command_has_help_with_examples(command):
     result = run_cli(command, "--help")
     assert result.returncode == 0, result.stderr
     assert "Examples" in result.stdout and f"layerdrop {command}" in result.stdout
+
+
+def test_help_prose_reflows_to_the_terminal_and_examples_keep_their_lines():
+    from layerdrop.cli import _reflow
+
+    doc = """Title line.
+
+    A sentence wrapped
+    in the source file.
+
+    Examples:
+
+        layerdrop run --k 1
+
+        layerdrop run --k 2
+    """
+    assert _reflow(doc) == ("Title line.\n\nA sentence wrapped in the source file.\n\nExamples:\n\n"
+                            "    layerdrop run --k 1\n\n    layerdrop run --k 2")
+    shown = run_cli("report", "--help", env={"COLUMNS": "80"}).stdout
+    assert "main metric (%) as mean" in shown  # the source breaks the line after "metric"
 
 
 def test_plan_table_and_json():
