@@ -138,8 +138,21 @@ def _described(task, splits, source, model_config, selection) -> dict[str, Any]:
         "kept_layers": list(selection.kept_layers),
         "layer_scores": selection.layer_scores,
         "train_examples": len(splits["train"]),
+        "train_label_entropy": _label_entropy(task, splits["train"].labels),
         "eval_examples": {name: len(splits[name]) for name in task.eval_splits},
     }
+
+
+def _label_entropy(task, labels) -> float | None:
+    """Entropy (nats) of the training labels: the loss of a model that ignores its input and
+    answers with the label mix. ln C for C balanced classes, less for imbalanced ones (MRPC 0.63)."""
+    if task.is_regression or not labels:
+        return None
+    import math
+    from collections import Counter
+
+    n = len(labels)
+    return round(-sum(c / n * math.log(c / n) for c in Counter(labels).values()), 6)
 
 
 def _train_and_evaluate(record: dict[str, Any], cfg: RunConfig, res: Resources, source, task, splits, selection,

@@ -71,7 +71,8 @@ def run_cli(*args: str, env: dict | None = None, timeout: int = 300) -> subproce
 def invoke_cli(*args: str) -> subprocess.CompletedProcess:
     """Run the `layerdrop` CLI in this process: the same app, parsing and exit codes as `run_cli`,
     without the ~5 s a fresh interpreter spends importing torch and transformers. Tests that kill,
-    signal or race processes use `run_cli`.
+    signal or race processes use `run_cli`, and so do the one-line-error tests of `test_cli.py`:
+    transformers' log handler and Python's warnings do not write to the stderr captured here.
     """
     import signal
 

@@ -23,7 +23,8 @@ def report(
     full model (K=0), the share of its score retained, and parameters. "paired Δ" is the mean
     difference against the full model (or --against), paired by seed, with a 95% bootstrap
     interval over seeds: an interval that spans 0 is seed noise. Runs whose last-epoch training
-    loss stayed within 3% of ln C (an input-blind answer) are named on stderr: they did not learn.
+    loss stayed at or above 97% of an input-blind answer's (the entropy of the training labels, ln C
+    for C balanced classes) are named on stderr: they did not learn.
 
     Examples:
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,7 @@ def test_same_seed_same_metrics_and_seed_matters(tiny_dirs, glue_dir):
     first, second = (run(RunConfig(**base), results=None) for _ in range(2))
     assert first["metrics"] == second["metrics"] and first["final_train_loss"] == second["final_train_loss"]
     assert first["train_loss_last_epoch"] == second["train_loss_last_epoch"] > 0
+    assert 0 < first["train_label_entropy"] <= math.log(2)
     assert len(first["train_loss_by_epoch"]) == 2 and first["train_loss_by_epoch"][-1] == first["train_loss_last_epoch"]
     other = run(RunConfig(**base, seed=7), results=None)
     assert other["final_train_loss"] != first["final_train_loss"]

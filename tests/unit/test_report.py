@@ -11,7 +11,7 @@ import pytest
 
 from layerdrop import records, report
 from layerdrop.report_format import FORMATS
-from tests.helpers import assert_clean_error, invoke_cli
+from tests.helpers import assert_clean_error, invoke_cli, run_cli
 
 
 def rec(task, k, seed, value, strategy="top", params=None, dropped=None, model="m", status="ok", scores=None, f1=None):
@@ -189,7 +189,7 @@ def test_torn_line_is_reported_and_skipped(runs):
 def test_report_bad_input(runs, tmp_path, args, message):
     (tmp_path / "empty").mkdir()
     args = [str(runs) if a == "RUNS" else str(tmp_path / "empty") if a == "EMPTY_DIR" else a for a in args]
-    assert_clean_error(invoke_cli("report", *args), 2, message)
+    assert_clean_error(run_cli("report", *args), 2, message)  # a real process: every line on stderr counts
 
 
 def test_a_sub_metric_some_tasks_lack_says_which_are_left_out(tmp_path):
@@ -245,18 +245,36 @@ def test_records_from_before_a_field_existed_match_its_default(tmp_path):
 
 
 def test_runs_that_did_not_learn_are_named(tmp_path):
-    # ln 2 = 0.693 for RTE's two classes, ln 3 = 1.099 for MNLI's three; the line is 97% of it.
+    # The blind-answer loss is the entropy of the training labels; records without it use ln C:
+    # ln 2 = 0.693 for RTE, ln 3 = 1.099 for MNLI. The line is 97% of it.
     path = tmp_path / "r.jsonl"
     losses = {("rte", 0, 1): 0.42, ("rte", 3, 1): 0.690, ("rte", 3, 2): 0.675, ("rte", 3, 3): 0.60,
               ("mnli", 3, 1): 1.09, ("mnli", 3, 2): 0.69}
     for (task, k, seed), loss in losses.items():
         records.append(path, {**rec(task, k, seed, 0.5), "train_loss_last_epoch": loss})
+    records.append(path, {**rec("rte", 3, 1, 0.5), "train_loss_last_epoch": 0.690})  # the same run again counts once
+    # MRPC's labels are 68% one class: entropy 0.625, so a loss of 0.62 is blind though far below ln 2.
+    records.append(path, {**rec("mrpc", 3, 1, 0.5), "train_loss_last_epoch": 0.62, "train_label_entropy": 0.625})
+    records.append(path, {**rec("mrpc", 3, 2, 0.5), "train_loss_last_epoch": 0.40, "train_label_entropy": 0.625})
+    custom = rec("sst2", 3, 1, 0.5, model="c")
+    custom["config"]["train_file"] = "mine.csv"  # an older record of a custom file: its classes are unknown
+    records.append(path, {**custom, "train_loss_last_epoch": 5.0})
     records.append(path, rec("rte", 2, 1, 0.5))  # no loss recorded (an old record): not judged
     result = invoke_cli("report", str(path), "--format", "json")
     assert result.returncode == 0, result.stderr
     (line,) = [line for line in result.stderr.splitlines() if "did not learn" in line]
-    assert line.startswith("warning: 3 of 7 runs did not learn")
-    assert line.endswith("m mnli top K=3 seed 1; m rte top K=3 seeds 1,2")
+    assert line.startswith("warning: 4 of 10 runs did not learn")
+    assert line.endswith("m mnli top K=3 seed 1; m mrpc top K=3 seed 1; m rte top K=3 seeds 1,2")
     clean = tmp_path / "clean.jsonl"
     records.append(clean, {**rec("rte", 3, 3, 0.5), "train_loss_last_epoch": 0.60})
     assert "did not learn" not in invoke_cli("report", str(clean), "--format", "json").stderr
+
+
+def test_the_record_carries_the_entropy_of_its_training_labels():
+    from layerdrop.runner import _label_entropy
+    from layerdrop.tasks import get_task
+
+    assert _label_entropy(get_task("rte"), [0, 1] * 5) == pytest.approx(math.log(2))
+    assert _label_entropy(get_task("mnli"), [0, 1, 2]) == pytest.approx(math.log(3))
+    assert _label_entropy(get_task("mrpc"), [1, 1, 1, 0]) == pytest.approx(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)), abs=1e-6)
+    assert _label_entropy(get_task("stsb"), [0.5, 4.0]) is None
