@@ -100,23 +100,29 @@ def load(paths: list[str], metric: str | None = None):
 
 
 def _unlearned(record: dict[str, Any]) -> bool:
-    """True when the run's last-epoch training loss is at or above 97% of its blind-answer loss."""
+    """True when the run's last-epoch training loss is at or above UNLEARNED_SHARE of its blind-answer loss."""
     loss = record.get("train_loss_last_epoch")
     if loss is None:  # records from before the field existed
         return False
-    blind = record.get("train_label_entropy")
-    if blind is None and "train_label_entropy" not in record:
-        # Older records: ln C for a GLUE task read from GLUE files (a custom file's classes are unknown).
-        from layerdrop.tasks import get_task
-
-        if record.get("config", {}).get("train_file"):
-            return False
-        try:
-            task = get_task(record["task"])
-        except LayerdropError:
-            return False
-        blind = None if task.is_regression else math.log(task.num_labels)
+    if "train_label_entropy" in record:
+        blind = record["train_label_entropy"]  # None for regression
+    else:
+        blind = _ln_classes(record)
     return blind is not None and loss >= UNLEARNED_SHARE * blind
+
+
+def _ln_classes(record: dict[str, Any]) -> float | None:
+    """ln C for records older than train_label_entropy: GLUE tasks read from GLUE files only
+    (a custom file's classes are not in the record)."""
+    from layerdrop.tasks import get_task
+
+    if record.get("config", {}).get("train_file"):
+        return None
+    try:
+        task = get_task(record["task"])
+    except LayerdropError:
+        return None
+    return None if task.is_regression else math.log(task.num_labels)
 
 
 def _warn_unlearned(frame) -> None:
@@ -128,7 +134,7 @@ def _warn_unlearned(frame) -> None:
         seeds = sorted(set(g["seed"]))
         cells.append(f"{model} {task} {strategy} K={k} seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}")
     progress.log(f"warning: {len(stuck)} of {len(frame)} runs did not learn (training loss over their last epoch at "
-                 f"or above 97% of the entropy of their training labels, ln C for C balanced classes: the loss of an "
+                 f"or above {UNLEARNED_SHARE:.0%} of the entropy of their training labels, ln C for C balanced classes: the loss of an "
                  f"answer that ignores the input), so their scores are chance, not what the model can do: "
                  f"{'; '.join(cells)}")
 
