@@ -7,6 +7,7 @@ into matrix multiplies (aten::mm, addmm, bmm: the FLOPs utilization counts) and 
 machine's peak; the other ops are memory-bound, and their share caps the utilization.
 
     python benchmarks/step_profile.py              # 640 examples (20 steps)
+    python benchmarks/step_profile.py --ab 3       # no profiler: full vs compacted embedding table, alternating
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data-dir", help="GLUE folder (default $LAYERDROP_GLUE_DIR, else ../shared/data/glue)")
     p.add_argument("--train-samples", type=int, default=640)
     p.add_argument("--rows", type=int, default=15, help="ops to list (default 15)")
+    p.add_argument("--full-vocab", action="store_true",
+                   help="train the whole word-embedding table (layerdrop.train.COMPACT_VOCAB off)")
+    p.add_argument("--ab", type=int, default=0, metavar="ROUNDS",
+                   help="instead of profiling, time ROUNDS pairs of runs, full table then compacted")
     _common.device_arguments(p)
     return p.parse_args(argv)
 
@@ -35,11 +40,38 @@ def _config(args, glue):
                      epochs=1, learning_rate=1e-4, device=args.device, precision=args.precision)
 
 
+def ab(args, glue) -> int:
+    """Alternate full-table and compacted runs in one process, so drift hits both alike."""
+    import statistics
+
+    import layerdrop.train as train
+    from layerdrop.runner import run
+
+    rows, seconds = [], {False: [], True: []}
+    for round_ in range(1, args.ab + 1):
+        for compact in (False, True):
+            train.COMPACT_VOCAB = compact
+            record = run(_config(args, glue), results=None)
+            seconds[compact].append(record["train_seconds"] / record["train_steps"])
+            rows.append([round_, "compacted" if compact else "full table", record["train_seconds"],
+                         1000 * seconds[compact][-1], f"{record['throughput']['utilization']:.1%}",
+                         record["final_train_loss"]])
+    print(_common.table(["round", "embedding", "train s", "ms per step", "utilization", "last loss"], rows))
+    full, small = statistics.median(seconds[False]), statistics.median(seconds[True])
+    print(f"\nSUMMARY compact_vocab: median {1000 * full:.0f} -> {1000 * small:.0f} ms per step "
+          f"({small / full:.3f}x) over {args.ab} alternating rounds")
+    return 0
+
+
 def main(argv=None) -> int:
     args = _common.setup(parse_args, argv)
     glue = _common.glue_dir(args.data_dir)
     print(f"# {_common.machine()}")
+    if args.ab:
+        return ab(args, glue)
     import layerdrop.train as train
+
+    train.COMPACT_VOCAB = not args.full_vocab
     from torch.profiler import ProfilerActivity, profile
 
     from layerdrop.runner import run

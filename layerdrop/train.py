@@ -17,6 +17,9 @@ from layerdrop.config import RunConfig
 from layerdrop.errors import RunFailed, UsageError
 
 PRECISIONS = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
+# Train only the embedding rows the training set uses (`layerdrop.compact_vocab`): the same model,
+# less work per step. A switch for A/B benchmarks and the equivalence test, not a user setting.
+COMPACT_VOCAB = True
 
 
 def make_accelerator(cfg: RunConfig):
@@ -106,12 +109,28 @@ def _optimizer(model, cfg: RunConfig):
 def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bool) -> TrainStats:
     """Train `model` in place on `train` for `cfg.epochs` (fractional epochs stop mid-way)."""
     import torch
-    from transformers import get_scheduler
+
+    from layerdrop import compact_vocab
 
     generator = torch.Generator().manual_seed(cfg.seed)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     total_steps = max(1, math.ceil(cfg.epochs * steps_per_epoch))
     model.to(accelerator.device)  # before the optimizer, so fused AdamW sees the final device
+    compaction = None
+    if COMPACT_VOCAB and compact_vocab.applies(model, cfg.optimizer, cfg.weight_decay, cfg.precision):
+        compaction = compact_vocab.compact(model, train.input_ids, train.pad_id, cfg.weight_decay)
+    try:
+        return _train(model, train, cfg, accelerator, regression, total_steps, generator, compaction)
+    finally:
+        if compaction is not None:
+            compaction.restore()  # also after a failure: the caller gets a plain transformers model back
+
+
+def _train(model, train: Encoded, cfg: RunConfig, accelerator, regression: bool, total_steps: int, generator,
+           compaction) -> TrainStats:
+    import torch
+    from transformers import get_scheduler
+
     optimizer = _optimizer(model, cfg)
     scheduler = get_scheduler(cfg.lr_scheduler, optimizer, num_warmup_steps=int(cfg.warmup_ratio * total_steps),
                               num_training_steps=total_steps)
@@ -147,6 +166,8 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
                 accelerator.backward(loss)
                 if cfg.max_grad_norm > 0:
                     accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                if compaction is not None:
+                    compaction.before_step(optimizer.param_groups[0]["lr"])  # the group with the table
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,97 @@
+"""Train only the word-embedding rows that the training set uses.
+
+A GLUE subsample touches a few thousand of a vocabulary's 30,000+ tokens, yet a dense embedding
+gradient covers the whole table: every step zero-fills it (47 MB for MiniLM), clips over it, and the
+optimizer reads and writes all of it. For MiniLM that table is half of the model's parameters.
+
+The rows no training example uses get a zero gradient on every step. From AdamW's zero moments a
+zero gradient gives a zero update, so such a row only changes through decoupled weight decay, by the
+factor (1 - lr_t * weight_decay) per step. `CompactEmbedding` therefore trains a small table of the
+used rows, and `restore` writes them back and applies that product of factors to the others: the
+same model as training the full table, up to float rounding (tested in `tests/test_compact_vocab.py`).
+Adam and SGD fold weight decay into the gradient, where it goes through the moments; with weight
+decay on, those keep the full table (`applies` says when compaction is exact).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+
+class CompactEmbedding(nn.Module):
+    """Looks up `weight[remap[input_ids]]`: the model still sees the original ids (RoBERTa derives
+    position ids from where the padding id is), only the table is smaller."""
+
+    def __init__(self, full: nn.Embedding, used_ids: torch.Tensor):
+        super().__init__()
+        remap = torch.full((full.num_embeddings,), -1, dtype=torch.long, device=full.weight.device)
+        remap[used_ids] = torch.arange(len(used_ids), device=full.weight.device)
+        self.register_buffer("remap", remap, persistent=False)
+        self.used_ids = used_ids
+        self.weight = nn.Parameter(full.weight.detach()[used_ids].clone())
+        padding = full.padding_idx
+        # The padding row gets no gradient in the full table; keep that for its compact row.
+        self.padding_idx = int(remap[padding]) if padding is not None and remap[padding] >= 0 else None
+        self.embedding_dim = full.embedding_dim
+        self.num_embeddings = full.num_embeddings  # what code that inspects the table expects
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return nn.functional.embedding(self.remap[input_ids], self.weight, self.padding_idx)
+
+
+@dataclass
+class Compaction:
+    """A model whose input embedding is compacted for training; `restore` undoes it."""
+
+    model: nn.Module
+    full: nn.Embedding
+    compact: CompactEmbedding
+    weight_decay: float
+    unused_scale: float = field(default=1.0)
+
+    def before_step(self, lr: float) -> None:
+        """Record the decay the unused rows would get from this optimizer step at rate `lr`."""
+        self.unused_scale *= 1.0 - lr * self.weight_decay
+
+    def restore(self) -> None:
+        """Put the full table back with the trained rows in it."""
+        with torch.no_grad():
+            weight = self.full.weight
+            if self.unused_scale != 1.0:
+                weight.mul_(self.unused_scale)
+            weight[self.compact.used_ids] = self.compact.weight.to(weight.dtype)
+        self.model.set_input_embeddings(self.full)
+
+
+def applies(model: nn.Module, optimizer: str, weight_decay: float, precision: str) -> bool:
+    """Whether compacting `model`'s input embedding trains exactly the same model.
+
+    Not under fp16, whose loss scaler skips the optimizer steps that overflow (and with them a
+    step's weight decay, which `Compaction.before_step` would still count)."""
+    if precision == "fp16":
+        return False
+    try:
+        table = model.get_input_embeddings()
+    except (AttributeError, NotImplementedError):
+        return False
+    if type(table) is not nn.Embedding or not table.weight.requires_grad or table.max_norm is not None:
+        return False
+    if table.scale_grad_by_freq or table.sparse:
+        return False
+    return weight_decay == 0 or optimizer == "adamw"
+
+
+def compact(model: nn.Module, train_ids: list[list[int]], pad_id: int, weight_decay: float) -> Compaction:
+    """Swap `model`'s input embedding for one over the ids in `train_ids` and the padding id
+    batches are filled with (call `applies` first)."""
+    full = model.get_input_embeddings()
+    used = {token for ids in train_ids for token in ids} | {pad_id}
+    if full.padding_idx is not None:
+        used.add(full.padding_idx)
+    used = sorted(used)
+    table = CompactEmbedding(full, torch.tensor(used, dtype=torch.long, device=full.weight.device))
+    model.set_input_embeddings(table)
+    return Compaction(model, full, table, weight_decay)

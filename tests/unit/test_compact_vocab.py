@@ -1,0 +1,107 @@
+"""Training only the used embedding rows gives the model that training the full table gives."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from tests.helpers import tiny_config  # noqa: E402
+
+USED = range(5, 60)  # the training ids; rows 60..127 of the 128-token tables are never looked up
+
+
+def _train_set(pad_id: int):
+    from layerdrop.batching import Encoded
+
+    g = torch.Generator().manual_seed(3)
+    ids = [torch.randint(USED.start, USED.stop, (int(n),), generator=g).tolist()
+           for n in torch.randint(3, 12, (24,), generator=g)]
+    labels = torch.randint(0, 2, (24,), generator=g).tolist()
+    return Encoded(input_ids=ids, token_type_ids=None, labels=labels, pad_id=pad_id, pad_type_id=0, pad_left=False)
+
+
+def _fine_tune(model, train, monkeypatch, compact: bool, **cfg):
+    from accelerate import Accelerator
+
+    import layerdrop.train as train_module
+    from layerdrop.config import RunConfig
+
+    monkeypatch.setattr(train_module, "COMPACT_VOCAB", compact)
+    config = RunConfig(**{"model": "unused", "task": "sst2", "epochs": 2, "batch_size": 4, "seed": 1,
+                          "learning_rate": 1e-3, **cfg})
+    torch.manual_seed(0)  # dropout draws the same masks in both runs
+    return train_module.fine_tune(model, train, config, Accelerator(cpu=True), regression=False)
+
+
+@pytest.mark.parametrize("model_type", ["bert", "roberta", "distilbert", "xlnet"])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_same_model_as_training_the_full_table(model_type, weight_decay, monkeypatch):
+    from transformers import AutoModelForSequenceClassification
+
+    import layerdrop.compact_vocab as compact_vocab
+
+    torch.manual_seed(0)
+    base = AutoModelForSequenceClassification.from_config(tiny_config(model_type, 2))
+    pad_id = base.config.pad_token_id if base.config.pad_token_id is not None else 0
+    train = _train_set(pad_id)
+    compacted = []
+    real_compact = compact_vocab.compact
+    monkeypatch.setattr(compact_vocab, "compact", lambda *a, **k: compacted.append(real_compact(*a, **k)) or compacted[-1])
+
+    full, small = copy.deepcopy(base), copy.deepcopy(base)
+    full_stats = _fine_tune(full, train, monkeypatch, False, weight_decay=weight_decay)
+    assert not compacted
+    small_stats = _fine_tune(small, train, monkeypatch, True, weight_decay=weight_decay)
+    assert len(compacted) == 1 and len(compacted[0].compact.used_ids) < base.config.vocab_size / 2
+
+    # Back to a plain table that saves like any transformers model.
+    assert type(small.get_input_embeddings()) is torch.nn.Embedding
+    assert small.state_dict().keys() == full.state_dict().keys()
+    assert small_stats.epoch_losses == pytest.approx(full_stats.epoch_losses, rel=1e-5)
+    for name, value in full.state_dict().items():
+        torch.testing.assert_close(small.state_dict()[name], value, rtol=1e-5, atol=1e-6, msg=name)
+    # And training changed something, used rows included, so the comparison is not vacuous.
+    table = base.get_input_embeddings().weight
+    trained = small.get_input_embeddings().weight
+    assert not torch.allclose(trained[list(USED)], table[list(USED)])
+    unused = trained[60:]
+    if weight_decay:
+        assert (unused.abs() < table[60:].abs()).all()  # decayed as the full table's rows were
+    else:
+        assert torch.equal(unused, table[60:])
+
+
+def test_optimizers_that_fold_decay_into_the_gradient_keep_the_full_table():
+    from transformers import AutoModelForSequenceClassification
+
+    from layerdrop.compact_vocab import applies
+
+    model = AutoModelForSequenceClassification.from_config(tiny_config("bert", 1))
+    assert applies(model, "adamw", 0.1, "fp32")
+    assert applies(model, "sgd", 0.0, "bf16")
+    assert not applies(model, "sgd", 0.1, "fp32")
+    assert not applies(model, "adam", 0.01, "fp32")
+    assert not applies(model, "adamw", 0.0, "fp16")  # skipped overflow steps skip their decay too
+    model.get_input_embeddings().weight.requires_grad_(False)
+    assert not applies(model, "adamw", 0.0, "fp32")
+
+
+def test_a_failed_run_still_gets_its_table_back(monkeypatch):
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_config(tiny_config("bert", 1))
+    table = model.get_input_embeddings()
+    seen = []
+
+    def crash(**batch):
+        seen.append(type(model.get_input_embeddings()).__name__)
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(model, "forward", crash)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        _fine_tune(model, _train_set(0), monkeypatch, True)
+    assert seen == ["CompactEmbedding"]
+    assert model.get_input_embeddings() is table
