@@ -66,6 +66,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--interleave", type=float, default=2.0,
                    help="seconds of training between matmul pauses for the time-matched peak; 0: none (default 2.0)")
     p.add_argument("--pause-window", type=float, default=0.2, help="seconds per matmul pause (default 0.2)")
+    p.add_argument("--full-vocab", action="store_true",
+                   help="train the whole word-embedding table, as before compaction (layerdrop.train.COMPACT_VOCAB off)")
     p.add_argument("--workers", type=int, default=1,
                    help="concurrent fine-tuning processes, cores/N threads each; their FLOP/s are summed (default 1)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # internal: one of the --workers processes
@@ -155,11 +157,14 @@ def train_lengths(args, glue: str, source) -> list[int]:
 
 def fine_tune(args, glue: str) -> dict:
     """One fine-tuning run in this process, and its achieved FLOP/s over real tokens."""
+    import layerdrop.train
     from layerdrop.config import RunConfig
     from layerdrop.models import load_config, resolve
     from layerdrop.runner import run
 
     import torch
+
+    layerdrop.train.COMPACT_VOCAB = not args.full_vocab
 
     cfg = RunConfig(model=args.model, task=args.task, strategy="top", k=args.k, seed=args.seed, data_dir=glue,
                     max_train_samples=args.train_samples, epochs=args.epochs, learning_rate=args.learning_rate,

@@ -8,9 +8,9 @@ The rows no training example uses get a zero gradient on every step. From AdamW'
 zero gradient gives a zero update, so such a row only changes through decoupled weight decay, by the
 factor (1 - lr_t * weight_decay) per step. `CompactEmbedding` therefore trains a small table of the
 used rows, and `restore` writes them back and applies that product of factors to the others: the
-same model as training the full table, up to float rounding (tested in `tests/test_compact_vocab.py`).
+same model as training the full table, up to float rounding (`tests/unit/test_compact_vocab.py`).
 Adam and SGD fold weight decay into the gradient, where it goes through the moments; with weight
-decay on, those keep the full table (`applies` says when compaction is exact).
+decay on, those keep the full table (`applies` says when compaction gives the same model).
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ class Compaction:
     weight_decay: float
     unused_scale: float = field(default=1.0)
 
-    def before_step(self, lr: float) -> None:
-        """Record the decay the unused rows would get from this optimizer step at rate `lr`."""
+    def stepped(self, lr: float) -> None:
+        """Record the decay the unused rows got from an optimizer step taken at rate `lr`."""
         self.unused_scale *= 1.0 - lr * self.weight_decay
 
     def restore(self) -> None:
@@ -66,12 +66,17 @@ class Compaction:
         self.model.set_input_embeddings(self.full)
 
 
-def applies(model: nn.Module, optimizer: str, weight_decay: float, precision: str) -> bool:
-    """Whether compacting `model`'s input embedding trains exactly the same model.
+# One process, or data-parallel copies of the whole model. Not DeepSpeed or FSDP: they shard the
+# parameters and run their own loss scaling, which this module has not been checked against.
+PLAIN_DISTRIBUTED = ("NO", "MULTI_CPU", "MULTI_GPU")
 
-    Not under fp16, whose loss scaler skips the optimizer steps that overflow (and with them a
-    step's weight decay, which `Compaction.before_step` would still count)."""
-    if precision == "fp16":
+
+def applies(model: nn.Module, optimizer: str, weight_decay: float, precision: str, distributed: str = "NO") -> bool:
+    """Whether compacting `model`'s input embedding trains the same model (up to float rounding).
+
+    Not under fp16, whose loss scaler skips the optimizer steps that overflow; the training loop
+    counts only the steps taken, but that path has not run on a GPU here."""
+    if precision == "fp16" or str(distributed) not in PLAIN_DISTRIBUTED:
         return False
     try:
         table = model.get_input_embeddings()
@@ -79,6 +84,9 @@ def applies(model: nn.Module, optimizer: str, weight_decay: float, precision: st
         return False
     if type(table) is not nn.Embedding or not table.weight.requires_grad or table.max_norm is not None:
         return False
+    output = getattr(model, "get_output_embeddings", lambda: None)()
+    if output is not None and getattr(output, "weight", None) is table.weight:
+        return False  # tied to an output layer that multiplies every row (an LM head)
     if table.scale_grad_by_freq or table.sparse:
         return False
     return weight_decay == 0 or optimizer == "adamw"
@@ -92,6 +100,8 @@ def compact(model: nn.Module, train_ids: list[list[int]], pad_id: int, weight_de
     if full.padding_idx is not None:
         used.add(full.padding_idx)
     used = sorted(used)
+    if used[0] < 0 or used[-1] >= full.num_embeddings:
+        raise ValueError(f"token id {used[0] if used[0] < 0 else used[-1]} is outside the {full.num_embeddings}-row embedding table")
     table = CompactEmbedding(full, torch.tensor(used, dtype=torch.long, device=full.weight.device))
     model.set_input_embeddings(table)
     return Compaction(model, full, table, weight_decay)

@@ -27,8 +27,11 @@ def measure_matmul_gflops(device, dtype, n: int, windows: int = 3, window_second
     import torch
 
     device = torch.device(device)
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
+    # A generator of its own: benchmarks measure between training steps, and drawing from the
+    # global one would change the dropout masks that follow.
+    generator = torch.Generator(device=device).manual_seed(0)
+    a = torch.randn(n, n, device=device, dtype=dtype, generator=generator)
+    b = torch.randn(n, n, device=device, dtype=dtype, generator=generator)
     c = torch.empty(n, n, device=device, dtype=dtype)
     torch.mm(a, b, out=c)  # warm-up: library initialisation, allocation
     _sync(device)

@@ -117,7 +117,8 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
     total_steps = max(1, math.ceil(cfg.epochs * steps_per_epoch))
     model.to(accelerator.device)  # before the optimizer, so fused AdamW sees the final device
     compaction = None
-    if COMPACT_VOCAB and compact_vocab.applies(model, cfg.optimizer, cfg.weight_decay, cfg.precision):
+    if COMPACT_VOCAB and compact_vocab.applies(model, cfg.optimizer, cfg.weight_decay, cfg.precision,
+                                               accelerator.distributed_type.value):
         compaction = compact_vocab.compact(model, train.input_ids, train.pad_id, cfg.weight_decay)
     try:
         return _train(model, train, cfg, accelerator, regression, total_steps, generator, compaction)
@@ -166,9 +167,10 @@ def _train(model, train: Encoded, cfg: RunConfig, accelerator, regression: bool,
                 accelerator.backward(loss)
                 if cfg.max_grad_norm > 0:
                     accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-                if compaction is not None:
-                    compaction.before_step(optimizer.param_groups[0]["lr"])  # the group with the table
+                lr = optimizer.param_groups[0]["lr"]  # the group with the embedding table
                 optimizer.step()
+                if compaction is not None and not getattr(optimizer, "step_was_skipped", False):
+                    compaction.stepped(lr)
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1

@@ -36,9 +36,13 @@ def _fine_tune(model, train, monkeypatch, compact: bool, **cfg):
     return train_module.fine_tune(model, train, config, Accelerator(cpu=True), regression=False)
 
 
-@pytest.mark.parametrize("model_type", ["bert", "roberta", "distilbert", "xlnet"])
-@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
-def test_same_model_as_training_the_full_table(model_type, weight_decay, monkeypatch):
+CASES = [(family, decay, "adamw") for family in ("bert", "roberta", "distilbert", "xlnet", "electra") for decay in (0.0, 0.1)]
+# Momentum and Adam's moments stay zero for a row that never gets a gradient, when no decay is added to it.
+CASES += [("bert", 0.0, "sgd"), ("bert", 0.0, "adam")]
+
+
+@pytest.mark.parametrize(("model_type", "weight_decay", "optimizer"), CASES)
+def test_same_model_as_training_the_full_table(model_type, weight_decay, optimizer, monkeypatch):
     from transformers import AutoModelForSequenceClassification
 
     import layerdrop.compact_vocab as compact_vocab
@@ -52,9 +56,10 @@ def test_same_model_as_training_the_full_table(model_type, weight_decay, monkeyp
     monkeypatch.setattr(compact_vocab, "compact", lambda *a, **k: compacted.append(real_compact(*a, **k)) or compacted[-1])
 
     full, small = copy.deepcopy(base), copy.deepcopy(base)
-    full_stats = _fine_tune(full, train, monkeypatch, False, weight_decay=weight_decay)
+    settings = {"weight_decay": weight_decay, "optimizer": optimizer, "warmup_ratio": 0.25}
+    full_stats = _fine_tune(full, train, monkeypatch, False, **settings)
     assert not compacted
-    small_stats = _fine_tune(small, train, monkeypatch, True, weight_decay=weight_decay)
+    small_stats = _fine_tune(small, train, monkeypatch, True, **settings)
     assert len(compacted) == 1 and len(compacted[0].compact.used_ids) < base.config.vocab_size / 2
 
     # Back to a plain table that saves like any transformers model.
@@ -85,7 +90,20 @@ def test_optimizers_that_fold_decay_into_the_gradient_keep_the_full_table():
     assert not applies(model, "sgd", 0.1, "fp32")
     assert not applies(model, "adam", 0.01, "fp32")
     assert not applies(model, "adamw", 0.0, "fp16")  # skipped overflow steps skip their decay too
+    assert not applies(model, "adamw", 0.0, "fp32", "DEEPSPEED")  # sharded parameters
+    assert applies(model, "adamw", 0.0, "fp32", "MULTI_GPU")
     model.get_input_embeddings().weight.requires_grad_(False)
+    assert not applies(model, "adamw", 0.0, "fp32")
+
+
+def test_a_table_tied_to_an_output_layer_is_not_compacted():
+    from transformers import AutoModelForMaskedLM
+
+    from layerdrop.compact_vocab import applies
+
+    # The LM head multiplies every row of the tied table, so every row gets a gradient.
+    model = AutoModelForMaskedLM.from_config(tiny_config("bert", 1))
+    assert model.get_output_embeddings().weight is model.get_input_embeddings().weight
     assert not applies(model, "adamw", 0.0, "fp32")
 
 

@@ -28,3 +28,15 @@ def test_embedding_parameters_are_the_lookup_tables(family):
     expected = (config.vocab_size + config.max_position_embeddings + config.type_vocab_size) * h if family == "bert" \
         else config.vocab_size * h
     assert flops.embedding_parameters(model) == expected
+
+
+def test_measuring_the_matmul_rate_leaves_the_dropout_random_stream_alone():
+    import torch
+
+    from layerdrop.hardware import measure_matmul_gflops
+
+    torch.manual_seed(5)
+    expected = torch.rand(4)
+    torch.manual_seed(5)
+    assert measure_matmul_gflops("cpu", torch.float32, 64, windows=1, window_seconds=0.001) > 0
+    assert torch.equal(torch.rand(4), expected)
