@@ -176,6 +176,7 @@ def _train_and_evaluate(record: dict[str, Any], cfg: RunConfig, res: Resources, 
     record.update(train_seconds=round(stats.seconds, 3), train_steps=stats.steps, final_train_loss=stats.final_loss,
                   train_loss_last_epoch=round(stats.last_epoch_loss, 6),
                   train_loss_by_epoch=[round(loss, 6) for loss in stats.epoch_losses],
+                  trained_embedding_rows=stats.embedding_rows,
                   throughput=_throughput(stats, model, record["parameters_after"], accelerator, cfg),
                   memory=hardware.peak_memory(accelerator.device))
     t_eval = time.perf_counter()

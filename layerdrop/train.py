@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from layerdrop import progress
 from layerdrop.batching import Encoded, collate, length_grouped_batches, length_sorted_batches, shuffled_batches
@@ -52,6 +52,9 @@ class TrainStats:
     # to tell a cell that learned from one stuck at chance (ln 2 for two classes), and the curve
     # shows when a slow cell left that plateau.
     epoch_losses: tuple[float, ...]
+    # Rows of the word-embedding table that were trained (`layerdrop.compact_vocab`); None when the
+    # whole table was.
+    embedding_rows: int | None = None
 
     @property
     def last_epoch_loss(self) -> float:
@@ -121,7 +124,8 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
                                                accelerator.distributed_type.value):
         compaction = compact_vocab.compact(model, train.input_ids, train.pad_id, cfg.weight_decay)
     try:
-        return _train(model, train, cfg, accelerator, regression, total_steps, generator, compaction)
+        stats = _train(model, train, cfg, accelerator, regression, total_steps, generator, compaction)
+        return stats if compaction is None else replace(stats, embedding_rows=len(compaction.compact.used_ids))
     finally:
         if compaction is not None:
             compaction.restore()  # also after a failure: the caller gets a plain transformers model back

@@ -40,9 +40,10 @@ def bert_tokenizer(folder: Path):
 
     folder.mkdir(parents=True, exist_ok=True)
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *[f"w{i}" for i in range(40)]]
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"))
-    (folder / "vocab.txt").unlink()
+    # transformers 5 takes the vocabulary as `vocab`; a `vocab_file=` keyword is silently ignored,
+    # which left a tokenizer of the five special tokens that read every word as [UNK].
+    tokenizer = BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)})
+    assert len(tokenizer) == len(vocab)
     return tokenizer
 
 
