@@ -1,8 +1,9 @@
 """Fine-tune and evaluate a (smaller) sequence classifier.
 
 Accelerate places the model, runs mixed precision and shards batches across processes, so
-`accelerate launch layerdrop run ...` uses every GPU; the loop itself stays small: AdamW, linear
-decay with optional warmup, gradient clipping, per-batch padding.
+`accelerate launch layerdrop run ...` uses every GPU; the loop itself stays small: AdamW (or Adam,
+SGD), the chosen learning-rate schedule with optional warmup, gradient clipping, length-grouped
+batches padded per batch, and only the used word-embedding rows trained (`layerdrop.compact_vocab`).
 """
 
 from __future__ import annotations
