@@ -70,11 +70,11 @@ def main(argv=None) -> int:
     if args.ab:
         return ab(args, glue)
     import layerdrop.train as train
-
-    train.COMPACT_VOCAB = not args.full_vocab
     from torch.profiler import ProfilerActivity, profile
 
     from layerdrop.runner import run
+
+    train.COMPACT_VOCAB = not args.full_vocab
 
     captured = {}
     fine_tune = train.fine_tune

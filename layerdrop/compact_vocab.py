@@ -15,7 +15,7 @@ decay on, those keep the full table (`applies` says when compaction gives the sa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -32,9 +32,9 @@ class CompactEmbedding(nn.Module):
         self.register_buffer("remap", remap, persistent=False)
         self.used_ids = used_ids
         self.weight = nn.Parameter(full.weight.detach()[used_ids].clone())
-        padding = full.padding_idx
-        # The padding row gets no gradient in the full table; keep that for its compact row.
-        self.padding_idx = int(remap[padding]) if padding is not None and remap[padding] >= 0 else None
+        # The padding row gets no gradient in the full table; keep that for its compact row
+        # (`compact` always includes it).
+        self.padding_idx = None if full.padding_idx is None else int(remap[full.padding_idx])
         self.embedding_dim = full.embedding_dim
         self.num_embeddings = full.num_embeddings  # what code that inspects the table expects
 
@@ -50,7 +50,7 @@ class Compaction:
     full: nn.Embedding
     compact: CompactEmbedding
     weight_decay: float
-    unused_scale: float = field(default=1.0)
+    unused_scale: float = 1.0
 
     def stepped(self, lr: float) -> None:
         """Record the decay the unused rows got from an optimizer step taken at rate `lr`."""
@@ -80,15 +80,15 @@ def applies(model: nn.Module, optimizer: str, weight_decay: float, precision: st
         return False
     try:
         table = model.get_input_embeddings()
-    except (AttributeError, NotImplementedError):
+    except (AttributeError, NotImplementedError):  # not a transformers model, or one without a table
         return False
-    if type(table) is not nn.Embedding or not table.weight.requires_grad or table.max_norm is not None:
+    if type(table) is not nn.Embedding or not table.weight.requires_grad:
         return False
+    if table.max_norm is not None or table.scale_grad_by_freq or table.sparse:
+        return False  # these look-ups treat rows in ways the compact table does not reproduce
     output = getattr(model, "get_output_embeddings", lambda: None)()
     if output is not None and getattr(output, "weight", None) is table.weight:
         return False  # tied to an output layer that multiplies every row (an LM head)
-    if table.scale_grad_by_freq or table.sparse:
-        return False
     return weight_decay == 0 or optimizer == "adamw"
 
 

@@ -172,10 +172,13 @@ def _train(model, train: Encoded, cfg: RunConfig, accelerator, regression: bool,
                 accelerator.backward(loss)
                 if cfg.max_grad_norm > 0:
                     accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-                lr = optimizer.param_groups[0]["lr"]  # the group with the embedding table
-                optimizer.step()
-                if compaction is not None and not getattr(optimizer, "step_was_skipped", False):
-                    compaction.stepped(lr)
+                if compaction is None:
+                    optimizer.step()
+                else:
+                    lr = optimizer.param_groups[0]["lr"]  # the group with the table; the step uses it
+                    optimizer.step()
+                    if not getattr(optimizer, "step_was_skipped", False):
+                        compaction.stepped(lr)
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
