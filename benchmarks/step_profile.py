@@ -7,7 +7,8 @@ into matrix multiplies (aten::mm, addmm, bmm: the FLOPs utilization counts) and 
 machine's peak; the other ops are memory-bound, and their share caps the utilization.
 
     python benchmarks/step_profile.py              # 640 examples (20 steps)
-    python benchmarks/step_profile.py --ab 3       # no profiler: full vs compacted embedding table, alternating
+    python benchmarks/step_profile.py --ab 3       # no profiler: without and with a lever, alternating
+    python benchmarks/step_profile.py --ab 3 --lever compact_vocab
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import argparse
 import _common
 
 MATMULS = ("aten::mm", "aten::addmm", "aten::bmm")
+# --ab's levers: the switch in layerdrop.train, and how a run without and with it is labelled.
+LEVERS = {"compact_vocab": ("COMPACT_VOCAB", "full table", "compacted"),
+          "summary_only": ("SUMMARY_ONLY", "full last layer", "summary only")}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -27,8 +31,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--rows", type=int, default=15, help="ops to list (default 15)")
     p.add_argument("--full-vocab", action="store_true",
                    help="train the whole word-embedding table (layerdrop.train.COMPACT_VOCAB off)")
+    p.add_argument("--full-last-layer", action="store_true",
+                   help="the last layer computes every position (layerdrop.train.SUMMARY_ONLY off)")
     p.add_argument("--ab", type=int, default=0, metavar="ROUNDS",
-                   help="instead of profiling, time ROUNDS pairs of runs, full table then compacted")
+                   help="instead of profiling, time ROUNDS pairs of runs, without --lever then with it")
+    p.add_argument("--lever", choices=sorted(LEVERS), default="summary_only",
+                   help="what --ab switches: summary_only (the last layer; default) or compact_vocab (the embedding table)")
+    p.add_argument("--task", default="sst2", help="GLUE task (default sst2)")
+    p.add_argument("--k", type=int, default=0, help="top layers to drop first (default 0)")
     _common.device_arguments(p)
     return p.parse_args(argv)
 
@@ -36,30 +46,32 @@ def parse_args(argv=None) -> argparse.Namespace:
 def _config(args, glue):
     from layerdrop.config import RunConfig
 
-    return RunConfig(model=args.model, task="sst2", k=0, seed=42, data_dir=glue, max_train_samples=args.train_samples,
+    return RunConfig(model=args.model, task=args.task, k=args.k, seed=42, data_dir=glue, max_train_samples=args.train_samples,
                      epochs=1, learning_rate=1e-4, device=args.device, precision=args.precision)
 
 
 def ab(args, glue) -> int:
-    """Alternate full-table and compacted runs in one process, so drift hits both alike."""
+    """Alternate runs without and with `--lever` in one process, so drift hits both alike; every
+    other round runs them in the other order (A B B A ...), so the first run's warm-up does too."""
     import statistics
 
     import layerdrop.train as train
     from layerdrop.runner import run
 
+    switch, labels = LEVERS[args.lever][0], LEVERS[args.lever][1:]
     rows, seconds = [], {False: [], True: []}
     for round_ in range(1, args.ab + 1):
-        for compact in (False, True):
-            train.COMPACT_VOCAB = compact
+        for on in (False, True) if round_ % 2 else (True, False):
+            setattr(train, switch, on)
             record = run(_config(args, glue), results=None)
-            seconds[compact].append(record["train_seconds"] / record["train_steps"])
-            rows.append([round_, "compacted" if compact else "full table", record["train_seconds"],
-                         1000 * seconds[compact][-1], f"{record['throughput']['utilization']:.1%}",
-                         record["final_train_loss"]])
-    print(_common.table(["round", "embedding", "train s", "ms per step", "utilization", "last loss"], rows))
-    full, small = statistics.median(seconds[False]), statistics.median(seconds[True])
-    print(f"\nSUMMARY compact_vocab: median {1000 * full:.0f} -> {1000 * small:.0f} ms per step "
-          f"({small / full:.3f}x) over {args.ab} alternating rounds")
+            seconds[on].append(record["train_seconds"] / record["train_steps"])
+            rows.append([round_, labels[on], record["train_seconds"], 1000 * seconds[on][-1],
+                         f"{record['throughput']['utilization']:.1%}", record["final_train_loss"], record["main_metric"]["value"]])
+    print(_common.table(["round", args.lever, "train s", "ms per step", "utilization", "last loss", "dev"], rows))
+    off, on = statistics.median(seconds[False]), statistics.median(seconds[True])
+    ratios = [b / a for a, b in zip(seconds[False], seconds[True])]
+    print(f"\nSUMMARY {args.lever}: median {1000 * off:.0f} -> {1000 * on:.0f} ms per step ({on / off:.3f}x; "
+          f"pairs {', '.join(f'{r:.2f}' for r in ratios)}) over {args.ab} alternating rounds")
     return 0
 
 
@@ -75,6 +87,7 @@ def main(argv=None) -> int:
     from layerdrop.runner import run
 
     train.COMPACT_VOCAB = not args.full_vocab
+    train.SUMMARY_ONLY = not args.full_last_layer
 
     captured = {}
     fine_tune = train.fine_tune

@@ -7,10 +7,11 @@
 2. Fine-tuning: `layerdrop.runner.run` (minilm-l6, a seeded SST-2 subsample, K=0 by default).
 3. Achieved FLOP/s = the run record's `throughput.tokens_per_second` (real tokens only) times the
    training FLOPs per real token of `layerdrop/flops.py`:
-   6 * (parameters_after - embedding parameters) + 12 * L * h * sum(n**2) / sum(n), where the n are
-   the real lengths of the training examples, tokenized the way layerdrop tokenizes them.
-   The record's own `throughput.utilization` (the same formula over the batches it trained on,
-   against a 0.3 s matmul measurement) is printed beside it as a cross-check.
+   6 * (parameters_after - embedding parameters) + 12 * L * h * sum(n**2) / sum(n), over the
+   batches the run trained on, less the last layer's positions other than the summary token, which
+   `layerdrop.summary_only` never computes (`--full-last-layer` computes them, and counts them).
+   The record's own `throughput.utilization` (the same FLOPs against the 0.3 s matmul
+   measurement `run` makes after training) is printed beside it as a cross-check.
 
 4. Time-matched peak (`--interleave S`, on by default): every S seconds of training, right after
    an optimizer step, the run pauses for one matmul window (`--pause-window`, 1024 square on CPU).
@@ -68,6 +69,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--pause-window", type=float, default=0.2, help="seconds per matmul pause (default 0.2)")
     p.add_argument("--full-vocab", action="store_true",
                    help="train the whole word-embedding table, as before compaction (layerdrop.train.COMPACT_VOCAB off)")
+    p.add_argument("--full-last-layer", action="store_true",
+                   help="the last layer computes every position, as before summary-only (layerdrop.train.SUMMARY_ONLY off)")
     p.add_argument("--workers", type=int, default=1,
                    help="concurrent fine-tuning processes, cores/N threads each; their FLOP/s are summed (default 1)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # internal: one of the --workers processes
@@ -165,6 +168,7 @@ def fine_tune(args, glue: str) -> dict:
     import torch
 
     layerdrop.train.COMPACT_VOCAB = not args.full_vocab
+    layerdrop.train.SUMMARY_ONLY = not args.full_last_layer
 
     cfg = RunConfig(model=args.model, task=args.task, strategy="top", k=args.k, seed=args.seed, data_dir=glue,
                     max_train_samples=args.train_samples, epochs=args.epochs, learning_rate=args.learning_rate,
@@ -177,13 +181,15 @@ def fine_tune(args, glue: str) -> dict:
     config = load_config(source)
     embeddings = embedding_parameters(config)
     lengths = train_lengths(args, glue, source)
-    per_token = flops.training_flops_per_token(record["parameters_after"] - embeddings, record["n_layers_after"],
-                                               config.hidden_size, lengths)
+    # The record's FLOPs (`layerdrop.flops`: real tokens, less the last layer's skipped positions
+    # when `layerdrop.summary_only` ran) per real token it trained on.
+    throughput = record["throughput"]
+    per_token = throughput["train_gflops_per_second"] * 1e9 / throughput["tokens_per_second"]
     return {"record": record, "hidden": config.hidden_size, "embeddings": embeddings, "lengths": lengths,
             "per_token": per_token, "attention": flops.attention_flops_per_token(record["n_layers_after"], config.hidden_size, lengths),
             # The record's real tokens over its training time less the matmul pauses (if any).
-            "achieved": record["throughput"]["tokens_per_second"] * record["train_seconds"] * per_token
-                                 / (record["train_seconds"] - matched.paused) / 1e9,
+            "achieved": throughput["tokens_per_second"] * record["train_seconds"] * per_token
+                        / (record["train_seconds"] - matched.paused) / 1e9,
             "paused": matched.paused, "matched_rates": matched.rates}
 
 
@@ -252,7 +258,7 @@ def main(argv=None) -> int:
         ["mean real length", sum(lengths) / len(lengths)],
         ["sum n^2 / sum n", sum(n * n for n in lengths) / sum(lengths)],
         ["FLOPs per real token", per_token],
-        ["  of which attention", f"{attention:,.0f} ({attention / per_token:.1%})"],
+        ["  of which attention (all layers, every query)", f"{attention:,.0f} ({attention / per_token:.1%})"],
         ["train_seconds", " / ".join(str(r["record"]["train_seconds"]) for r in runs)],
         ["tokens_per_second (record)", " / ".join(str(r["record"]["throughput"]["tokens_per_second"]) for r in runs)],
         ["matmul peak GFLOP/s (all cores)", peak],

@@ -21,11 +21,15 @@ class Family:
         n_layers_key: the config attribute that holds the number of layers.
         summary_token: which token summarises a sequence: "first" ([CLS], <s>) or "last"
             (XLNet pads on the left and summarises with its final token).
+        layout: the layer's module names: "bert" (attention.self.query, intermediate, output: BERT
+            and its copies), "distilbert" (attention.q_lin, ffn), "xlnet"; `layerdrop.summary_only`
+            reads it.
     """
 
     layers: str
     n_layers_key: str
     summary_token: Literal["first", "last"] = "first"
+    layout: Literal["bert", "distilbert", "xlnet"] = "bert"
 
 
 FAMILIES: dict[str, Family] = {
@@ -35,10 +39,10 @@ FAMILIES: dict[str, Family] = {
     "camembert": Family("encoder.layer", "num_hidden_layers"),
     "electra": Family("encoder.layer", "num_hidden_layers"),
     # DistilBERT keeps its blocks under `transformer` and counts them in `n_layers`.
-    "distilbert": Family("transformer.layer", "n_layers"),
+    "distilbert": Family("transformer.layer", "n_layers", layout="distilbert"),
     # XLNet has no `encoder` wrapper; its relative-position machinery is per model, not per
     # layer, so removing layers needs nothing else.
-    "xlnet": Family("layer", "n_layer", summary_token="last"),
+    "xlnet": Family("layer", "n_layer", summary_token="last", layout="xlnet"),
 }
 
 

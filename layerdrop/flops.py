@@ -13,7 +13,12 @@ For a training pass (forward + backward) over examples with real lengths n_1 .. 
        for forward + backward.
 
 Per real token that is  6 * P + 12 * L * h * (sum n_i**2 / sum n_i). Padding never counts, so a
-loop that pads wastes compute this formula does not reward. Embedding look-ups, softmax,
+loop that pads wastes compute this formula does not reward.
+
+When the last layer computes only the summary token (`layerdrop.summary_only`), its Q_last
+parameters (all but the key and value projections) meet one token per example instead of n_i, and
+its attention has one query row instead of n_i: that work, 6 * Q_last * (n_i - 1) and
+12 * h * (n_i**2 - n_i) per example, was never done and is not counted. Embedding look-ups, softmax,
 LayerNorm, GELU and the optimizer step are left out, as in Kaplan et al. (2020) and the PaLM paper's
 MFU; they are small next to the matmuls.
 
@@ -51,10 +56,15 @@ def matmul_flops(m: int, k: int, n: int) -> float:
     return 2.0 * m * k * n
 
 
-def training_flops_from_counts(non_embedding_params: int, n_layers: int, hidden: int, tokens: int, sum_squared_lengths: int) -> float:
-    """Training FLOPs of a run that saw `tokens` real tokens in examples whose squared lengths sum
-    to `sum_squared_lengths`: 6 * P * tokens + 12 * L * h * sum(n**2)."""
-    return 6.0 * non_embedding_params * tokens + 12.0 * n_layers * hidden * sum_squared_lengths
+def training_flops_from_counts(non_embedding_params: int, n_layers: int, hidden: int, tokens: int, sum_squared_lengths: int,
+                               examples: int = 0, summary_only_params: int = 0) -> float:
+    """Training FLOPs of a run that saw `tokens` real tokens in `examples` examples whose squared
+    lengths sum to `sum_squared_lengths`: 6 * P * tokens + 12 * L * h * sum(n**2), less the last
+    layer's skipped work when `summary_only_params` (its Q_last) is not 0."""
+    total = 6.0 * non_embedding_params * tokens + 12.0 * n_layers * hidden * sum_squared_lengths
+    if summary_only_params:
+        total -= 6.0 * summary_only_params * (tokens - examples) + 12.0 * hidden * (sum_squared_lengths - tokens)
+    return total
 
 
 def embedding_parameters(model) -> int:

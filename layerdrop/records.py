@@ -126,7 +126,9 @@ def training_identity(record: dict[str, Any]) -> str:
     # Records older than a setting carry no key for it, and ran with its default.
     config = {key: value for key, value in {**ADDED_LATER, **record["config"]}.items() if key not in SELECTION_FIELDS}
     seen = [config, record.get("model"), record.get("data"), sorted(record["dropped_layers"]), record.get("versions"),
-            record.get("device"), record.get("precision"), record.get("num_processes")]
+            record.get("device"), record.get("precision"), record.get("num_processes"),
+            # Records from before `layerdrop.summary_only` ran the whole last layer.
+            record.get("summary_only_last_layer", False)]
     return json.dumps(seen, sort_keys=True, default=str)
 
 

@@ -88,7 +88,8 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
         task, splits, source, model_config, selection = prepare(cfg, res)
         record.update(_described(task, splits, source, model_config, selection))
         accelerator = res.accelerator(cfg)
-        record.update(device=str(accelerator.device), precision=cfg.precision, num_processes=accelerator.num_processes)
+        record.update(device=str(accelerator.device), precision=cfg.precision, num_processes=accelerator.num_processes,
+                      summary_only_last_layer=_summary_only(model_config))
         # Not under `accelerate launch`: every process would have to reach the same decision at once.
         reusable = reuse and results is not None and save_model is None and accelerator.num_processes == 1
         twin = records.find_twin(results, record) if reusable else None
@@ -120,6 +121,14 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
             records.append(results, record)
         res.release()
     return record
+
+
+def _summary_only(model_config) -> bool:
+    """Whether fine-tuning will compute only the summary token in the last layer (`layerdrop.summary_only`):
+    it draws other dropout masks than the full layer, so it is part of what a twin must share."""
+    from layerdrop import summary_only, train
+
+    return train.SUMMARY_ONLY and summary_only.applies_to_config(model_config)
 
 
 def _described(task, splits, source, model_config, selection) -> dict[str, Any]:
@@ -177,6 +186,7 @@ def _train_and_evaluate(record: dict[str, Any], cfg: RunConfig, res: Resources, 
                   train_loss_last_epoch=round(stats.last_epoch_loss, 6),
                   train_loss_by_epoch=[round(loss, 6) for loss in stats.epoch_losses],
                   trained_embedding_rows=stats.embedding_rows,
+                  summary_only_last_layer=stats.summary_only_parameters > 0,  # as predicted before training
                   throughput=_throughput(stats, model, record["parameters_after"], accelerator, cfg),
                   memory=hardware.peak_memory(accelerator.device))
     t_eval = time.perf_counter()
@@ -218,7 +228,7 @@ def _throughput(stats, model, n_parameters: int, accelerator, cfg: RunConfig) ->
     model = accelerator.unwrap_model(model)
     non_embedding = n_parameters - embedding_parameters(model)
     flops = training_flops_from_counts(non_embedding, n_layers_of(model.config), model.config.hidden_size,
-                                       stats.tokens, stats.sum_squared_lengths)
+                                       stats.tokens, stats.sum_squared_lengths, stats.examples, stats.summary_only_parameters)
     achieved = flops / stats.seconds / 1e9 if stats.seconds else 0.0
     # The peak in the precision the matmuls ran in: bf16 autocast multiplies in bf16.
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision, torch.float32)

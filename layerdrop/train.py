@@ -3,7 +3,8 @@
 Accelerate places the model, runs mixed precision and shards batches across processes, so
 `accelerate launch layerdrop run ...` uses every GPU; the loop itself stays small: AdamW (or Adam,
 SGD), the chosen learning-rate schedule with optional warmup, gradient clipping, length-grouped
-batches padded per batch, and only the used word-embedding rows trained (`layerdrop.compact_vocab`).
+batches padded per batch, only the used word-embedding rows trained (`layerdrop.compact_vocab`), and
+the last layer computing only the summary token the classifier reads (`layerdrop.summary_only`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ PRECISIONS = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
 # Train only the embedding rows the training set uses (`layerdrop.compact_vocab`): the same model,
 # less work per step. A switch for A/B benchmarks and the equivalence test, not a user setting.
 COMPACT_VOCAB = True
+# Compute only the summary token in the last layer (`layerdrop.summary_only`), in training and
+# evaluation: the same logits and gradients for less work. A switch like COMPACT_VOCAB.
+SUMMARY_ONLY = True
 
 
 def make_accelerator(cfg: RunConfig):
@@ -56,6 +60,9 @@ class TrainStats:
     # Rows of the word-embedding table that were trained (`layerdrop.compact_vocab`); None when the
     # whole table was.
     embedding_rows: int | None = None
+    # Parameters of the last layer that met only the summary token (`layerdrop.summary_only`);
+    # 0 when the whole layer ran. `layerdrop.flops` leaves their work on the other tokens out.
+    summary_only_parameters: int = 0
 
     @property
     def last_epoch_loss(self) -> float:
@@ -114,7 +121,7 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
     """Train `model` in place on `train` for `cfg.epochs` (fractional epochs stop mid-way)."""
     import torch
 
-    from layerdrop import compact_vocab
+    from layerdrop import compact_vocab, summary_only
 
     generator = torch.Generator().manual_seed(cfg.seed)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
@@ -125,11 +132,22 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
                                                accelerator.distributed_type.value):
         compaction = compact_vocab.compact(model, train.input_ids, train.pad_id, cfg.weight_decay)
     try:
-        stats = _train(model, train, cfg, accelerator, regression, total_steps, generator, compaction)
+        with _summary_only(model) as cut:
+            stats = _train(model, train, cfg, accelerator, regression, total_steps, generator, compaction)
+        if cut:
+            stats = replace(stats, summary_only_parameters=summary_only.query_only_parameters(model))
         return stats if compaction is None else replace(stats, embedding_rows=len(compaction.compact.used_ids))
     finally:
         if compaction is not None:
             compaction.restore()  # also after a failure: the caller gets a plain transformers model back
+
+
+def _summary_only(model):
+    import contextlib
+
+    from layerdrop import summary_only
+
+    return summary_only.applied(model) if SUMMARY_ONLY else contextlib.nullcontext(False)
 
 
 def _train(model, train: Encoded, cfg: RunConfig, accelerator, regression: bool, total_steps: int, generator,
@@ -209,7 +227,7 @@ def predict(model, encoded: Encoded, cfg: RunConfig, accelerator, regression: bo
     model = accelerator.unwrap_model(model)
     model.eval()
     outputs = []
-    with torch.inference_mode(), progress.bar(label, len(batches)) as update:
+    with torch.inference_mode(), _summary_only(model), progress.bar(label, len(batches)) as update:
         for indices in batches:
             batch = collate(encoded, indices, regression)
             batch.pop("labels")

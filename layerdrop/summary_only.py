@@ -1,0 +1,129 @@
+"""Compute only the summary token in the last layer while fine-tuning and evaluating a classifier.
+
+A sequence classifier reads one position of the last layer's output, [CLS] or <s> at index 0
+(BERT, RoBERTa, XLM-R, CamemBERT, ELECTRA, DistilBERT); the rest of that layer's output is computed
+and thrown away. The summary token still attends to every token, so the last layer needs keys and
+values for all of them, but its query, attention output projection, feed-forward block and
+LayerNorms only for the summary token. For MiniLM-L6 that is 83% of the last layer's weights and,
+after K=3 are dropped, a quarter of the encoder's matmul work.
+
+The logits, the loss and every gradient are the full layer's up to float rounding
+(`tests/unit/test_summary_only.py`). Dropout draws masks over fewer elements, so a seeded run draws
+other masks than full-layer training would, from the same distribution. Only the running forward
+changes: the instance's `forward` is replaced inside `applied()` and restored after, so parameters,
+optimizer state and the saved model are untouched. Anything unusual at call time (hidden states or
+attention maps asked for, a mask layout other than 4-D, another attention kernel) runs the stock
+forward instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from layerdrop.architectures import FAMILIES
+from layerdrop.surgery import layer_stack
+
+# The attention kernels whose masks this module slices; flash attention takes 2-D masks.
+KERNELS = ("eager", "sdpa")
+
+
+def applies(model) -> bool:
+    """True when `model` is a sequence classifier of a family whose last layer can be cut to its summary token."""
+    config = getattr(model, "config", None)  # a hand-written nn.Module (tests) has none
+    return (config is not None and type(model).__name__.endswith("ForSequenceClassification")
+            and applies_to_config(config) and config._attn_implementation in KERNELS and len(layer_stack(model)) > 0)
+
+
+def applies_to_config(config) -> bool:
+    """`applies` for the sequence classifier of `config`, before any model is built."""
+    family = FAMILIES.get(getattr(config, "model_type", None))
+    return (family is not None and family.layout in ("bert", "distilbert") and family.summary_token == "first"
+            and not getattr(config, "is_decoder", False) and not getattr(config, "add_cross_attention", False)
+            and not getattr(config, "chunk_size_feed_forward", 0)
+            # Relative position scores (older BERT variants) need every query position.
+            and getattr(config, "position_embedding_type", "absolute") in (None, "absolute"))
+
+
+def query_only_parameters(model) -> int:
+    """Parameters of the last layer that meet only the summary token (all but its key and value
+    projections): what `layerdrop.flops` leaves out per other token."""
+    layer = layer_stack(model)[-1]
+    attention = layer.attention.self if FAMILIES[model.config.model_type].layout == "bert" else layer.attention
+    keys_values = (attention.key, attention.value) if hasattr(attention, "key") else (attention.k_lin, attention.v_lin)
+    kv = sum(p.numel() for module in keys_values for p in module.parameters())
+    return sum(p.numel() for p in layer.parameters()) - kv
+
+
+@contextlib.contextmanager
+def applied(model) -> Iterator[bool]:
+    """Within the block, `model`'s last layer computes only position 0; yields whether it does."""
+    if not applies(model):
+        yield False
+        return
+    layer = layer_stack(model)[-1]
+    stock = type(layer).forward.__get__(layer)
+    summary = _bert_summary if FAMILIES[model.config.model_type].layout == "bert" else _distilbert_summary
+
+    def forward(hidden_states, attention_mask=None, *args, **kwargs):
+        mask = _query_row(attention_mask, hidden_states.shape[1])
+        # BertEncoder passes encoder_hidden_states positionally, None for an encoder.
+        if mask is False or any(a is not None for a in args) or _asks_for_more(model.config, kwargs):
+            return stock(hidden_states, attention_mask, *args, **kwargs)
+        return summary(layer, hidden_states, mask, model.config)
+
+    layer.forward = forward
+    try:
+        yield True
+    finally:
+        del layer.forward  # the class's forward again
+
+
+def _asks_for_more(config, kwargs) -> bool:
+    """Hidden states, attention maps or a cache were asked for: the stock layer must run."""
+    wanted = lambda key: kwargs.get(key, getattr(config, key, False))  # noqa: E731
+    return (config._attn_implementation not in KERNELS or wanted("output_attentions") or wanted("output_hidden_states")
+            or kwargs.get("past_key_values") is not None or kwargs.get("encoder_hidden_states") is not None)
+
+
+def _query_row(mask, length: int):
+    """The mask's row for query position 0, or False for a layout this module does not know."""
+    if mask is None:
+        return None
+    if mask.dim() != 4 or mask.shape[-1] != length or mask.shape[-2] not in (1, length):
+        return False
+    return mask[:, :, :1, :]
+
+
+def _attend(attention, query_in, hidden_states, mask, config, q, k, v):
+    """Multi-head attention of the summary token's query over every token, by the model's own kernel."""
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+    from transformers.models.bert.modeling_bert import eager_attention_forward
+
+    head = attention.attention_head_size
+    batch, length = hidden_states.shape[:2]
+    query = q(query_in).view(batch, 1, -1, head).transpose(1, 2)
+    key = k(hidden_states).view(batch, length, -1, head).transpose(1, 2)
+    value = v(hidden_states).view(batch, length, -1, head).transpose(1, 2)
+    kernel = ALL_ATTENTION_FUNCTIONS.get_interface(config._attn_implementation, eager_attention_forward)
+    context, _ = kernel(attention, query, key, value, mask, dropout=attention.dropout.p if attention.training else 0.0,
+                        scaling=attention.scaling)
+    return context.reshape(batch, 1, -1)
+
+
+def _bert_summary(layer, hidden_states, mask, config):
+    """BertLayer (and its RoBERTa and ELECTRA copies) at position 0 only: (batch, 1, hidden)."""
+    attention = layer.attention.self
+    first = hidden_states[:, :1]
+    context = _attend(attention, first, hidden_states, mask, config, attention.query, attention.key, attention.value)
+    attention_output = layer.attention.output(context, first)  # dense, dropout, LayerNorm with the residual
+    return layer.feed_forward_chunk(attention_output)
+
+
+def _distilbert_summary(layer, hidden_states, mask, config):
+    """DistilBERT's TransformerBlock at position 0 only: (batch, 1, dim)."""
+    attention = layer.attention
+    first = hidden_states[:, :1]
+    context = _attend(attention, first, hidden_states, mask, config, attention.q_lin, attention.k_lin, attention.v_lin)
+    attention_output = layer.sa_layer_norm(attention.out_lin(context) + first)
+    return layer.output_layer_norm(layer.ffn(attention_output) + attention_output)

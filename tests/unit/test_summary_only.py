@@ -1,0 +1,104 @@
+"""A last layer cut to its summary token gives the full layer's logits, loss and gradients."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from tests.helpers import tiny_config  # noqa: E402
+
+FAMILIES = ("bert", "roberta", "electra", "distilbert")
+
+
+def _batch(pad_id: int):
+    """Four sequences of 3..9 real tokens, right-padded: the mask matters."""
+    g = torch.Generator().manual_seed(5)
+    lengths = [9, 3, 6, 7]
+    ids = torch.full((4, 9), pad_id)
+    mask = torch.zeros((4, 9), dtype=torch.long)
+    for row, n in enumerate(lengths):
+        ids[row, :n] = torch.randint(5, 100, (n,), generator=g)
+        mask[row, :n] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor([0, 1, 1, 0])}
+
+
+def _loss_and_grads(model, batch):
+    model.zero_grad(set_to_none=True)
+    out = model(**batch)
+    out.loss.backward()
+    return out.logits.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("kernel", ["eager", "sdpa"])
+@pytest.mark.parametrize("model_type", FAMILIES)
+def test_same_logits_and_gradients_as_the_full_layer(model_type, kernel):
+    from transformers import AutoModelForSequenceClassification
+
+    from layerdrop import summary_only
+
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_config(tiny_config(model_type, 3), attn_implementation=kernel)
+    model.eval()  # no dropout: both passes must compute the same function
+    batch = _batch(model.config.pad_token_id or 0)
+    full_logits, full_grads = _loss_and_grads(model, batch)
+    calls = []
+    layer = summary_only.layer_stack(model)[-1]
+    layer.register_forward_hook(lambda module, args, output: calls.append(output.shape))
+    with summary_only.applied(model) as cut:
+        assert cut
+        logits, grads = _loss_and_grads(model, batch)
+    assert calls == [torch.Size([4, 1, 32])], "the last layer should have returned the summary token only"
+    assert torch.allclose(logits, full_logits, atol=1e-5)
+    assert grads.keys() == full_grads.keys()  # every parameter still learns, the query too
+    for name, grad in grads.items():
+        assert torch.allclose(grad, full_grads[name], atol=1e-5, rtol=1e-4), name
+    # Restored afterwards: the full sequence comes out again.
+    assert model.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state.shape[1] == 9
+
+
+def test_only_query_side_parameters_are_counted_as_skipped():
+    from transformers import AutoModelForSequenceClassification
+
+    from layerdrop import summary_only
+
+    model = AutoModelForSequenceClassification.from_config(tiny_config("bert", 2))
+    layer = summary_only.layer_stack(model)[-1]
+    kv = sum(p.numel() for m in (layer.attention.self.key, layer.attention.self.value) for p in m.parameters())
+    assert summary_only.query_only_parameters(model) == sum(p.numel() for p in layer.parameters()) - kv == \
+        sum(p.numel() for p in layer.parameters()) - 2 * (32 * 32 + 32)
+
+
+@pytest.mark.parametrize("model_type", ["xlnet"])
+def test_families_that_summarise_elsewhere_run_the_stock_layer(model_type):
+    from transformers import AutoModelForSequenceClassification
+
+    from layerdrop import summary_only
+
+    model = AutoModelForSequenceClassification.from_config(tiny_config(model_type, 2))
+    assert not summary_only.applies(model)
+    with summary_only.applied(model) as cut:
+        assert not cut
+
+
+def test_hidden_states_asked_for_runs_the_stock_layer():
+    from transformers import AutoModelForSequenceClassification
+
+    from layerdrop import summary_only
+
+    model = AutoModelForSequenceClassification.from_config(tiny_config("bert", 2)).eval()
+    batch = _batch(0)
+    batch.pop("labels")
+    with summary_only.applied(model):
+        out = model(**batch, output_hidden_states=True)
+    assert [h.shape[1] for h in out.hidden_states] == [9, 9, 9]
+
+
+def test_a_record_from_before_summary_only_is_not_a_twin():
+    """Its dropout masks were drawn over the whole last layer: the same settings, other random numbers."""
+    from layerdrop import records
+
+    new = {"config": {"seed": 1}, "dropped_layers": [3], "summary_only_last_layer": True}
+    old = {"config": {"seed": 1}, "dropped_layers": [3]}
+    assert records.training_identity(new) != records.training_identity(old)
+    assert records.training_identity({**old, "summary_only_last_layer": False}) == records.training_identity(old)
