@@ -11,10 +11,13 @@ Each (repeat, K) block runs warm-up iterations, then times `--iters` iterations 
 the reported time is the median over repeats. The K values are interleaved within every repeat
 (in a rotated order), so slow spells of the machine hit every K alike. The measured ratio
 t(K)/t(0) is compared with the ideal (L-K)/L; embeddings and the head do not shrink, so the
-measured ratio sits slightly above the ideal.
+measured ratio sits slightly above the ideal. The target is the issue's "within 0.05 of the ideal,
+i.e. the paper's 17/33/50% reductions or better": t(K)/t(0) <= (L-K)/L + 0.05. A ratio below the
+ideal (more saved than the layers' share) passes; the largest |ratio - ideal| is printed beside it.
 
     python benchmarks/drop_speedup.py --quick     # batch 8, 3 repeats
     python benchmarks/drop_speedup.py             # batch 32, 5 repeats
+    python benchmarks/drop_speedup.py --modes infer --repeats 11 --iters 1   # inference only, finer interleaving
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--iters", type=int, default=3, help="inference iterations per block (default 3)")
     p.add_argument("--train-iters", type=int, default=2, help="training steps per block (default 2)")
     p.add_argument("--warmup", type=int, default=1, help="untimed iterations before each block (default 1)")
+    p.add_argument("--modes", default="infer,train",
+                   help="what to time, comma-separated: infer, train or both (default infer,train); the verdict covers those timed")
     p.add_argument("--seed", type=int, default=0)
     _common.device_arguments(p)
     p.add_argument("--quick", action="store_true", help="batch 8, 3 repeats, 2 inference iterations and 1 training step per block")
@@ -45,6 +50,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.quick:
         args.batch_size, args.repeats, args.iters, args.train_iters = 8, 3, 2, 1
     args.ks = sorted({int(k) for k in args.ks.split(",")})
+    args.modes = [m for m in ("infer", "train") if m in {m.strip() for m in args.modes.split(",")}]
+    if not args.modes:
+        p.error("--modes: name infer, train or both")
     if 0 not in args.ks:
         p.error("--ks must include 0 (the reference)")
     return args
@@ -126,30 +134,32 @@ def main(argv=None) -> int:
     print(f"# {_common.machine()}")
     print(f"# BertConfig() (L={n_layers}, hidden 768), batch {args.batch_size} x seq {args.seq_len}, {args.device} "
           f"{args.precision}, {args.repeats} repeats, {args.iters} inference / {args.train_iters} training iterations "
-          f"per block, {args.warmup} warm-up")
-    times = {mode: {k: [] for k in args.ks} for mode in ("infer", "train")}
+          f"per block, {args.warmup} warm-up, timing {' and '.join(args.modes)}")
+    times = {mode: {k: [] for k in args.ks} for mode in args.modes}
+    blocks = {"infer": infer_block, "train": train_block}
     for repeat in range(args.repeats):
         order = args.ks[repeat % len(args.ks):] + args.ks[: repeat % len(args.ks)]  # rotate: no K always goes first
         for k in order:
-            times["infer"][k].append(infer_block(models[k][0]))
-            times["train"][k].append(train_block(models[k][0]))
+            for mode in args.modes:
+                times[mode][k].append(blocks[mode](models[k][0]))
         print(f"# repeat {repeat + 1}/{args.repeats} done (order {order})", flush=True)
 
     med = {mode: {k: _common.median(v) for k, v in per_k.items()} for mode, per_k in times.items()}
-    rows, worst = [], 0.0
+    rows, worst, excess = [], 0.0, float("-inf")
     for k in args.ks:
         ideal = (n_layers - k) / n_layers
-        r_inf, r_train = med["infer"][k] / med["infer"][0], med["train"][k] / med["train"][0]
+        ratios = {mode: med[mode][k] / med[mode][0] for mode in args.modes}
         if k:
-            worst = max(worst, abs(r_inf - ideal), abs(r_train - ideal))
-        rows.append([k, n_layers - k, models[k][1], 1000 * med["infer"][k], r_inf, 1000 * med["train"][k], r_train, ideal,
-                     r_inf - ideal, r_train - ideal])
+            worst = max([worst, *(abs(r - ideal) for r in ratios.values())])
+            excess = max([excess, *(r - ideal for r in ratios.values())])
+        rows.append([k, n_layers - k, models[k][1], *(x for mode in args.modes for x in (1000 * med[mode][k], ratios[mode])),
+                     ideal, *(ratios[mode] - ideal for mode in args.modes)])
     print()
-    print(_common.table(["K", "layers", "params", "infer_ms", "infer_ratio", "train_ms", "train_ratio", "ideal",
-                         "infer_diff", "train_diff"], rows))
+    print(_common.table(["K", "layers", "params", *(x for mode in args.modes for x in (f"{mode}_ms", f"{mode}_ratio")),
+                         "ideal", *(f"{mode}_diff" for mode in args.modes)], rows))
     print()
-    print(f"SUMMARY drop_speedup: max |ratio - ideal| = {worst:.3f} (target <= {TARGET}): "
-          f"{'PASS' if worst <= TARGET else 'FAIL'}")
+    print(f"SUMMARY drop_speedup: max (ratio - ideal) = {excess:+.3f} (target <= {TARGET}, below the ideal passes): "
+          f"{'PASS' if excess <= TARGET else 'FAIL'}; max |ratio - ideal| = {worst:.3f}")
     return 0
 
 
