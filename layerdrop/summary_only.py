@@ -13,7 +13,7 @@ other masks than full-layer training would, from the same distribution. Only the
 changes: the instance's `forward` is replaced inside `applied()` and restored after, so parameters,
 optimizer state and the saved model are untouched. Anything unusual at call time (hidden states or
 attention maps asked for, a mask layout other than 4-D, another attention kernel) runs the stock
-forward instead.
+forward instead, and so does a layer under gradient checkpointing.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ KERNELS = ("eager", "sdpa")
 def applies(model) -> bool:
     """True when `model` is a sequence classifier of a family whose last layer can be cut to its summary token."""
     config = getattr(model, "config", None)  # a hand-written nn.Module (tests) has none
-    return (config is not None and type(model).__name__.endswith("ForSequenceClassification")
+    # Hub code (`--trust-remote-code`) may reuse a family's model_type with layers of its own.
+    return (config is not None and type(model).__module__.startswith("transformers.models.")
+            and type(model).__name__.endswith("ForSequenceClassification")
             and applies_to_config(config) and config._attn_implementation in KERNELS and len(layer_stack(model)) > 0)
 
 
@@ -41,7 +43,7 @@ def applies_to_config(config) -> bool:
     return (family is not None and family.layout in ("bert", "distilbert") and family.summary_token == "first"
             and not getattr(config, "is_decoder", False) and not getattr(config, "add_cross_attention", False)
             and not getattr(config, "chunk_size_feed_forward", 0)
-            # Relative position scores (older BERT variants) need every query position.
+            # Configs from before transformers 5 may ask for relative position scores; stay out of their way.
             and getattr(config, "position_embedding_type", "absolute") in (None, "absolute"))
 
 
@@ -62,13 +64,16 @@ def applied(model) -> Iterator[bool]:
         yield False
         return
     layer = layer_stack(model)[-1]
-    stock = type(layer).forward.__get__(layer)
+    own = layer.__dict__.get("forward")  # a hook's wrapper (accelerate's offload), put back afterwards
+    stock = layer.forward
     summary = _bert_summary if FAMILIES[model.config.model_type].layout == "bert" else _distilbert_summary
 
     def forward(hidden_states, attention_mask=None, *args, **kwargs):
         mask = _query_row(attention_mask, hidden_states.shape[1])
         # BertEncoder passes encoder_hidden_states positionally, None for an encoder.
-        if mask is False or any(a is not None for a in args) or _asks_for_more(model.config, kwargs):
+        # Checkpointing wraps the class's forward (GradientCheckpointingLayer), which this one bypasses.
+        checkpointing = getattr(layer, "gradient_checkpointing", False) and layer.training
+        if mask is False or checkpointing or any(a is not None for a in args) or _asks_for_more(model.config, kwargs):
             return stock(hidden_states, attention_mask, *args, **kwargs)
         return summary(layer, hidden_states, mask, model.config)
 
@@ -76,7 +81,10 @@ def applied(model) -> Iterator[bool]:
     try:
         yield True
     finally:
-        del layer.forward  # the class's forward again
+        if own is None:
+            del layer.forward  # the class's forward again
+        else:
+            layer.forward = own
 
 
 def _asks_for_more(config, kwargs) -> bool:

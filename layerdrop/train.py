@@ -133,9 +133,10 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
         compaction = compact_vocab.compact(model, train.input_ids, train.pad_id, cfg.weight_decay)
     try:
         with _summary_only(model) as cut:
+            # Counted before `accelerator.prepare`, which may shard the parameters (FSDP, ZeRO-3).
+            skipped = summary_only.query_only_parameters(model) if cut else 0
             stats = _train(model, train, cfg, accelerator, regression, total_steps, generator, compaction)
-        if cut:
-            stats = replace(stats, summary_only_parameters=summary_only.query_only_parameters(model))
+        stats = replace(stats, summary_only_parameters=skipped)
         return stats if compaction is None else replace(stats, embedding_rows=len(compaction.compact.used_ids))
     finally:
         if compaction is not None:

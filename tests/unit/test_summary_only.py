@@ -102,3 +102,30 @@ def test_a_record_from_before_summary_only_is_not_a_twin():
     old = {"config": {"seed": 1}, "dropped_layers": [3]}
     assert records.training_identity(new) != records.training_identity(old)
     assert records.training_identity({**old, "summary_only_last_layer": False}) == records.training_identity(old)
+
+
+def test_checkpointed_layers_and_earlier_forwards_are_left_alone():
+    """Gradient checkpointing wraps the class's forward, so a checkpointed layer runs whole; a forward
+    the instance already had (a hook's wrapper) comes back afterwards, also from nested blocks."""
+    from transformers import AutoModelForSequenceClassification
+
+    from layerdrop import summary_only
+
+    model = AutoModelForSequenceClassification.from_config(tiny_config("bert", 2))
+    layer = summary_only.layer_stack(model)[-1]
+    shapes = []
+    layer.register_forward_hook(lambda module, args, output: shapes.append(output.shape[1]))
+    batch = _batch(0)
+    model.gradient_checkpointing_enable()
+    model.train()
+    with summary_only.applied(model):
+        model(**batch).loss.backward()
+    assert set(shapes) == {9}
+    model.gradient_checkpointing_disable()
+
+    wrapper = layer.forward  # stands in for a hook's wrapper set on the instance
+    layer.forward = wrapper
+    with summary_only.applied(model), summary_only.applied(model):
+        model.eval()(**batch)
+    assert shapes[-1] == 1
+    assert layer.__dict__["forward"] is wrapper
