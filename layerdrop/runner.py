@@ -88,8 +88,10 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
         task, splits, source, model_config, selection = prepare(cfg, res)
         record.update(_described(task, splits, source, model_config, selection))
         accelerator = res.accelerator(cfg)
+        from layerdrop.train import cuts_last_layer
+
         record.update(device=str(accelerator.device), precision=cfg.precision, num_processes=accelerator.num_processes,
-                      summary_only_last_layer=_summary_only(model_config))
+                      summary_only_last_layer=cuts_last_layer(model_config))
         # Not under `accelerate launch`: every process would have to reach the same decision at once.
         reusable = reuse and results is not None and save_model is None and accelerator.num_processes == 1
         twin = records.find_twin(results, record) if reusable else None
@@ -121,14 +123,6 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
             records.append(results, record)
         res.release()
     return record
-
-
-def _summary_only(model_config) -> bool:
-    """Whether fine-tuning will compute only the summary token in the last layer (`layerdrop.summary_only`):
-    it draws other dropout masks than the full layer, so it is part of what a twin must share."""
-    from layerdrop import summary_only, train
-
-    return train.SUMMARY_ONLY and summary_only.applies_to_config(model_config)
 
 
 def _described(task, splits, source, model_config, selection) -> dict[str, Any]:

@@ -47,13 +47,21 @@ def applies_to_config(config) -> bool:
             and getattr(config, "position_embedding_type", "absolute") in (None, "absolute"))
 
 
+def _parts(model):
+    """The last layer, its self-attention module, and its query, key and value projections."""
+    layer = layer_stack(model)[-1]
+    if FAMILIES[model.config.model_type].layout == "bert":
+        attention = layer.attention.self
+        return layer, attention, (attention.query, attention.key, attention.value)
+    attention = layer.attention
+    return layer, attention, (attention.q_lin, attention.k_lin, attention.v_lin)
+
+
 def query_only_parameters(model) -> int:
     """Parameters of the last layer that meet only the summary token (all but its key and value
     projections): what `layerdrop.flops` leaves out per other token."""
-    layer = layer_stack(model)[-1]
-    attention = layer.attention.self if FAMILIES[model.config.model_type].layout == "bert" else layer.attention
-    keys_values = (attention.key, attention.value) if hasattr(attention, "key") else (attention.k_lin, attention.v_lin)
-    kv = sum(p.numel() for module in keys_values for p in module.parameters())
+    layer, _, (_, key, value) = _parts(model)
+    kv = sum(p.numel() for module in (key, value) for p in module.parameters())
     return sum(p.numel() for p in layer.parameters()) - kv
 
 
@@ -63,7 +71,7 @@ def applied(model) -> Iterator[bool]:
     if not applies(model):
         yield False
         return
-    layer = layer_stack(model)[-1]
+    layer, attention, projections = _parts(model)
     own = layer.__dict__.get("forward")  # a hook's wrapper (accelerate's offload), put back afterwards
     stock = layer.forward
     summary = _bert_summary if FAMILIES[model.config.model_type].layout == "bert" else _distilbert_summary
@@ -75,7 +83,9 @@ def applied(model) -> Iterator[bool]:
         checkpointing = getattr(layer, "gradient_checkpointing", False) and layer.training
         if mask is False or checkpointing or any(a is not None for a in args) or _asks_for_more(model.config, kwargs):
             return stock(hidden_states, attention_mask, *args, **kwargs)
-        return summary(layer, hidden_states, mask, model.config)
+        first = hidden_states[:, :1]
+        context = _attend(attention, first, hidden_states, mask, model.config, *projections)
+        return summary(layer, attention, context, first)
 
     layer.forward = forward
     try:
@@ -90,7 +100,7 @@ def applied(model) -> Iterator[bool]:
 def _asks_for_more(config, kwargs) -> bool:
     """Hidden states, attention maps or a cache were asked for: the stock layer must run."""
     wanted = lambda key: kwargs.get(key, getattr(config, key, False))  # noqa: E731
-    return (config._attn_implementation not in KERNELS or wanted("output_attentions") or wanted("output_hidden_states")
+    return (wanted("output_attentions") or wanted("output_hidden_states")
             or kwargs.get("past_key_values") is not None or kwargs.get("encoder_hidden_states") is not None)
 
 
@@ -119,19 +129,13 @@ def _attend(attention, query_in, hidden_states, mask, config, q, k, v):
     return context.reshape(batch, 1, -1)
 
 
-def _bert_summary(layer, hidden_states, mask, config):
-    """BertLayer (and its RoBERTa and ELECTRA copies) at position 0 only: (batch, 1, hidden)."""
-    attention = layer.attention.self
-    first = hidden_states[:, :1]
-    context = _attend(attention, first, hidden_states, mask, config, attention.query, attention.key, attention.value)
+def _bert_summary(layer, attention, context, first):
+    """The rest of BertLayer (and its RoBERTa and ELECTRA copies) at position 0: (batch, 1, hidden)."""
     attention_output = layer.attention.output(context, first)  # dense, dropout, LayerNorm with the residual
     return layer.feed_forward_chunk(attention_output)
 
 
-def _distilbert_summary(layer, hidden_states, mask, config):
-    """DistilBERT's TransformerBlock at position 0 only: (batch, 1, dim)."""
-    attention = layer.attention
-    first = hidden_states[:, :1]
-    context = _attend(attention, first, hidden_states, mask, config, attention.q_lin, attention.k_lin, attention.v_lin)
+def _distilbert_summary(layer, attention, context, first):
+    """The rest of DistilBERT's TransformerBlock at position 0: (batch, 1, dim)."""
     attention_output = layer.sa_layer_norm(attention.out_lin(context) + first)
     return layer.output_layer_norm(layer.ffn(attention_output) + attention_output)

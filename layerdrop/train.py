@@ -151,6 +151,15 @@ def _summary_only(model):
     return summary_only.applied(model) if SUMMARY_ONLY else contextlib.nullcontext(False)
 
 
+def cuts_last_layer(model_config) -> bool:
+    """Whether fine-tuning a classifier of `model_config` will compute only the summary token in the
+    last layer (`layerdrop.summary_only`), known before the model is built: it draws other dropout
+    masks than the full layer, so it is part of what a reused twin must share."""
+    from layerdrop import summary_only
+
+    return SUMMARY_ONLY and summary_only.applies_to_config(model_config)
+
+
 def _train(model, train: Encoded, cfg: RunConfig, accelerator, regression: bool, total_steps: int, generator,
            compaction) -> TrainStats:
     import torch
