@@ -20,7 +20,8 @@ import _common
 MATMULS = ("aten::mm", "aten::addmm", "aten::bmm")
 # --ab's levers: the switch in layerdrop.train, and how a run without and with it is labelled.
 LEVERS = {"compact_vocab": ("COMPACT_VOCAB", "full table", "compacted"),
-          "summary_only": ("SUMMARY_ONLY", "full last layer", "summary only")}
+          "summary_only": ("SUMMARY_ONLY", "full last layer", "summary only"),
+          "fast_dropout": ("FAST_DROPOUT", "torch masks", "sfc64 masks")}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,7 +37,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ab", type=int, default=0, metavar="ROUNDS",
                    help="instead of profiling, time ROUNDS pairs of runs, without --lever then with it")
     p.add_argument("--lever", choices=sorted(LEVERS), default="summary_only",
-                   help="what --ab switches: summary_only (the last layer; default) or compact_vocab (the embedding table)")
+                   help="what --ab switches: summary_only (the last layer; default), compact_vocab (the embedding "
+                        "table) or fast_dropout (where dropout masks come from)")
     p.add_argument("--task", default="sst2", help="GLUE task (default sst2)")
     p.add_argument("--k", type=int, default=0, help="top layers to drop first (default 0)")
     _common.device_arguments(p)

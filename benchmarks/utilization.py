@@ -71,6 +71,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="train the whole word-embedding table, as before compaction (layerdrop.train.COMPACT_VOCAB off)")
     p.add_argument("--full-last-layer", action="store_true",
                    help="the last layer computes every position, as before summary-only (layerdrop.train.SUMMARY_ONLY off)")
+    p.add_argument("--torch-dropout", action="store_true",
+                   help="dropout masks from torch's generator, as before layerdrop.dropout (layerdrop.train.FAST_DROPOUT off)")
     p.add_argument("--workers", type=int, default=1,
                    help="concurrent fine-tuning processes, cores/N threads each; their FLOP/s are summed (default 1)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # internal: one of the --workers processes
@@ -169,6 +171,7 @@ def fine_tune(args, glue: str) -> dict:
 
     layerdrop.train.COMPACT_VOCAB = not args.full_vocab
     layerdrop.train.SUMMARY_ONLY = not args.full_last_layer
+    layerdrop.train.FAST_DROPOUT = not args.torch_dropout
 
     cfg = RunConfig(model=args.model, task=args.task, strategy="top", k=args.k, seed=args.seed, data_dir=glue,
                     max_train_samples=args.train_samples, epochs=args.epochs, learning_rate=args.learning_rate,

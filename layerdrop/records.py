@@ -128,7 +128,9 @@ def training_identity(record: dict[str, Any]) -> str:
     seen = [config, record.get("model"), record.get("data"), sorted(record["dropped_layers"]), record.get("versions"),
             record.get("device"), record.get("precision"), record.get("num_processes"),
             # Records from before `layerdrop.summary_only` ran the whole last layer.
-            record.get("summary_only_last_layer", False)]
+            record.get("summary_only_last_layer", False),
+            # Records from before `layerdrop.dropout` drew torch's masks.
+            record.get("dropout_masks", "torch")]
     return json.dumps(seen, sort_keys=True, default=str)
 
 

@@ -88,10 +88,11 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
         task, splits, source, model_config, selection = prepare(cfg, res)
         record.update(_described(task, splits, source, model_config, selection))
         accelerator = res.accelerator(cfg)
-        from layerdrop.train import cuts_last_layer
+        from layerdrop.train import cuts_last_layer, draws_fast_dropout
 
         record.update(device=str(accelerator.device), precision=cfg.precision, num_processes=accelerator.num_processes,
-                      summary_only_last_layer=cuts_last_layer(model_config))
+                      summary_only_last_layer=cuts_last_layer(model_config),
+                      dropout_masks="sfc64" if draws_fast_dropout(cfg, accelerator) else "torch")
         # Not under `accelerate launch`: every process would have to reach the same decision at once.
         reusable = reuse and results is not None and save_model is None and accelerator.num_processes == 1
         twin = records.find_twin(results, record) if reusable else None
