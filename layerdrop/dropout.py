@@ -65,21 +65,35 @@ class FastDropout(torch.nn.Dropout):
         return x * keep_mask(x.shape, self.p, self.generator)
 
 
+# Arguments the math below has no use for, and that SDPA ignores for an encoder's self-attention.
+_UNUSED = ("encoder_hidden_states", "position_ids")
+
+
 def attention(module, query, key, value, attention_mask, dropout: float = 0.0, scaling: float | None = None, **kwargs):
     """transformers' SDPA attention, with the probabilities' dropout mask from `module.dropout`'s
-    generator when that is a FastDropout (the same interface as `sdpa_attention_forward`)."""
+    generator when that is a FastDropout (the same interface as `sdpa_attention_forward`).
+
+    Anything the math here does not reproduce goes to SDPA: causal attention (SDPA's default when a
+    module does not say), grouped key/value heads, other dtypes and devices, extra arguments
+    (position bias, softcapping, ...), and masks with a row that may attend nowhere, which SDPA
+    answers with zeros.
+    """
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     drop = getattr(module, "dropout", None)
-    if (dropout == 0.0 or not isinstance(drop, FastDropout) or getattr(module, "is_causal", False)
-            or query.dtype != torch.float32 or query.device.type != "cpu" or key.shape[1] != query.shape[1]):
+    causal = kwargs.get("is_causal", getattr(module, "is_causal", True))
+    extra = any(value is not None and value is not False and name not in _UNUSED
+                for name, value in kwargs.items() if name != "is_causal")
+    boolean = attention_mask is not None and attention_mask.dtype == torch.bool
+    if (dropout == 0.0 or not isinstance(drop, FastDropout) or causal or extra
+            or query.dtype != torch.float32 or query.device.type != "cpu" or key.shape[1] != query.shape[1]
+            or (boolean and not bool(attention_mask.any(dim=-1).all()))):
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
     scores = torch.matmul(query, key.transpose(2, 3)) * (query.shape[-1] ** -0.5 if scaling is None else scaling)
-    if attention_mask is not None:
-        if attention_mask.dtype == torch.bool:  # SDPA's masks: True where a query may attend
-            scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
-        else:
-            scores = scores + attention_mask[..., : key.shape[-2]]
+    if boolean:  # SDPA's masks: True where a query may attend
+        scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
+    elif attention_mask is not None:
+        scores = scores + attention_mask[..., : key.shape[-2]]
     probs = torch.softmax(scores, dim=-1)
     probs = probs * keep_mask(probs.shape, dropout, drop.generator)
     return torch.matmul(probs, value).transpose(1, 2).contiguous(), None
@@ -99,26 +113,32 @@ def fast_dropout(model: torch.nn.Module, seed: int, stream: int = 0):
     the originals back, so evaluation, saving and everything after see the model as transformers
     built it. `stream` separates processes that train on the same seed. Yields how many were swapped.
 
-    Only exact nn.Dropout instances are swapped; subclasses may do more than drop.
+    Only exact nn.Dropout instances are swapped; subclasses may do more than drop. Nothing is swapped
+    under gradient checkpointing, whose recomputed forward restores torch's random state, not this
+    generator's. Records' `dropout_masks` names where these modules draw; an eager attention
+    kernel's functional dropout (and XLNet's) still draws from torch, seeded all the same.
     """
+    if getattr(model, "is_gradient_checkpointing", False):
+        yield 0
+        return
     generator = np.random.Generator(np.random.SFC64(np.random.SeedSequence([_STREAM_TAG, seed % 2**64, stream])))
-    swapped = []
-    for module in list(model.modules()):
-        for name, child in module.named_children():
-            if type(child) is torch.nn.Dropout:
-                fast = FastDropout(child.p, generator)
-                fast.train(child.training)
-                setattr(module, name, fast)
-                swapped.append((module, name, child, fast))
     config = getattr(model, "config", None)
     kernel = getattr(config, "_attn_implementation", None)
-    if swapped and kernel == "sdpa":
-        _register()
-        config._attn_implementation = KERNEL
+    swapped = []
     try:
+        for module in list(model.modules()):
+            for name, child in module.named_children():
+                if type(child) is torch.nn.Dropout:
+                    fast = FastDropout(child.p, generator)
+                    fast.train(child.training)
+                    setattr(module, name, fast)
+                    swapped.append((module, name, child, fast))
+        if swapped and kernel == "sdpa":
+            _register()
+            config._attn_implementation = KERNEL
         yield len(swapped)
     finally:
-        if swapped and kernel == "sdpa":
+        if config is not None and getattr(config, "_attn_implementation", None) == KERNEL:
             config._attn_implementation = kernel
         for module, name, original, fast in swapped:
             original.train(fast.training)

@@ -135,6 +135,7 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
                                                accelerator.distributed_type.value):
         compaction = compact_vocab.compact(model, train.input_ids, train.pad_id, cfg.weight_decay)
     try:
+        # In this order: summary_only checks the model's attention kernel before fast dropout swaps it.
         with _summary_only(model) as cut, _fast_dropout(model, cfg, accelerator):
             # Counted before `accelerator.prepare`, which may shard the parameters (FSDP, ZeRO-3).
             skipped = summary_only.query_only_parameters(model) if cut else 0

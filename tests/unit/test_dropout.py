@@ -117,6 +117,7 @@ def test_attention_kernel_matches_sdpa_when_nothing_is_dropped():
 
     module = torch.nn.Module()
     module.dropout = dropout.FastDropout(1e-12, _generator())
+    module.is_causal = False
     module.train()
     mask = _padding_mask()
     ours, theirs = _qkv(), _qkv()
@@ -129,16 +130,19 @@ def test_attention_kernel_matches_sdpa_when_nothing_is_dropped():
         torch.testing.assert_close(a.grad, b.grad)
 
 
-def test_attention_kernel_drops_probabilities_with_the_modules_generator():
+@pytest.mark.parametrize("heads, length", [(2, 6), (1, 5)])  # 1 x 5: an odd number of probabilities
+def test_attention_kernel_drops_probabilities_with_the_modules_generator(heads, length):
     module = torch.nn.Module()
     module.dropout = dropout.FastDropout(0.3, _generator(11))
-    q, k, v = _qkv()
-    mask = _padding_mask()
+    module.is_causal = False
+    q, k, v = _qkv(length=length, heads=heads)
+    mask = _padding_mask(length=length)
     out, _ = dropout.attention(module, q, k, v, mask, dropout=0.3, scaling=0.5)
-    probs = torch.softmax((q @ k.transpose(2, 3) * 0.5).masked_fill(~mask, torch.finfo(q.dtype).min), dim=-1)
+    additive = torch.zeros(mask.shape).masked_fill(~mask, float("-inf"))  # the other mask form, for the reference
+    probs = torch.softmax(q @ k.transpose(2, 3) * 0.5 + additive, dim=-1)
     keep = dropout.keep_mask(probs.shape, 0.3, _generator(11))
     torch.testing.assert_close(out, (probs * keep @ v).transpose(1, 2))
-    assert torch.count_nonzero(keep) < keep.numel()
+    assert 0 < torch.count_nonzero(keep) < keep.numel()
 
 
 def test_summary_only_last_layer_draws_its_masks_here_too():
@@ -154,3 +158,63 @@ def test_summary_only_last_layer_draws_its_masks_here_too():
             return model(input_ids=ids).logits
 
     assert torch.equal(logits(1), logits(2))
+
+
+def _tiny(model_type: str, attention_dropout: float):
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    torch.manual_seed(0)
+    extra = ({"dim": 16, "n_layers": 2, "n_heads": 2, "hidden_dim": 32, "dropout": 0.0, "attention_dropout": attention_dropout,
+              "seq_classif_dropout": 0.0} if model_type == "distilbert" else
+             {"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 32,
+              "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": attention_dropout})
+    config = AutoConfig.for_model(model_type, vocab_size=50, max_position_embeddings=32, **extra)
+    return AutoModelForSequenceClassification.from_config(config)
+
+
+@pytest.mark.parametrize("model_type", ["bert", "roberta", "distilbert"])
+def test_the_kernel_runs_in_real_models_and_respects_padding(model_type, monkeypatch):
+    """Training with a keep probability of 1 to float precision: the kernel's math path must run on
+    every layer, padding must change nothing for the padded example, and the logits must be SDPA's."""
+    from layerdrop import summary_only
+
+    drawn = []
+    real = dropout.keep_mask
+    monkeypatch.setattr(dropout, "keep_mask", lambda shape, p, g: drawn.append(tuple(shape)) or real(shape, p, g))
+    model = _tiny(model_type, attention_dropout=1e-12).train()
+    ids = torch.randint(3, 50, (2, 9), generator=torch.Generator().manual_seed(4))
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0
+    plain = model(input_ids=ids, attention_mask=mask).logits  # SDPA, dropout 1e-12 (nothing dropped)
+    with summary_only.applied(model), dropout.fast_dropout(model, 0):
+        ours = model(input_ids=ids, attention_mask=mask).logits
+        alone = model(input_ids=ids[1:, :6], attention_mask=mask[1:, :6]).logits
+    assert len(drawn) == 4 and all(shape[2] in (1, 9, 6) for shape in drawn)  # 2 layers x 2 calls, all by the kernel
+    torch.testing.assert_close(ours, plain)
+    torch.testing.assert_close(ours[1:], alone)
+
+
+def test_causal_modules_and_extra_arguments_go_to_sdpa(monkeypatch):
+    monkeypatch.setattr(dropout, "keep_mask", lambda *a: pytest.fail("the math path ran"))
+    q, k, v = _qkv()
+    for module_is_causal, kwargs in ((None, {}), (False, {"is_causal": True}), (False, {"softcap": 30.0})):
+        module = torch.nn.Module()
+        module.dropout = dropout.FastDropout(0.3, _generator())
+        if module_is_causal is not None:
+            module.is_causal = module_is_causal
+        if "softcap" in kwargs:
+            continue  # SDPA itself rejects softcap; what matters is that the kernel did not take it
+        dropout.attention(module, q, k, v, None, dropout=0.3, **kwargs)
+    module.is_causal = False
+    nowhere = _padding_mask()
+    nowhere[0, 0, 2] = False  # a query that may attend nowhere: SDPA answers zeros
+    dropout.attention(module, q, k, v, nowhere, dropout=0.3)
+
+
+def test_a_failed_swap_leaves_the_model_as_it_was():
+    model = _tiny_bert().train()
+    plain = [type(m) for m in model.modules()]
+    with pytest.raises(RuntimeError):
+        with dropout.fast_dropout(model, 0):
+            raise RuntimeError("training failed")
+    assert [type(m) for m in model.modules()] == plain and model.config._attn_implementation == "sdpa"
