@@ -13,7 +13,7 @@ import math
 import time
 from dataclasses import dataclass, replace
 
-from layerdrop import progress
+from layerdrop import interrupts, progress
 from layerdrop.batching import Encoded, collate, length_grouped_batches, length_sorted_batches, shuffled_batches
 from layerdrop.config import RunConfig
 from layerdrop.errors import RunFailed, UsageError
@@ -210,6 +210,7 @@ def _train(model, train: Encoded, cfg: RunConfig, accelerator, regression: bool,
         loader = accelerator.prepare(_loader(train, batches, regression))
         with progress.bar(f"epoch {epoch + 1}/{math.ceil(cfg.epochs)}", len(loader)) as update:
             for batch in loader:
+                interrupts.check()
                 with accelerator.autocast():
                     loss = model(**batch).loss
                 loss_value = loss.item()
@@ -261,6 +262,7 @@ def predict(model, encoded: Encoded, cfg: RunConfig, accelerator, regression: bo
     outputs = []
     with torch.inference_mode(), _summary_only(model), progress.bar(label, len(batches)) as update:
         for indices in batches:
+            interrupts.check()
             batch = collate(encoded, indices, regression)
             batch.pop("labels")
             with accelerator.autocast():

@@ -59,8 +59,7 @@ def run(
 
         layerdrop run --model roberta-base --task mrpc --strategy contribution --param threshold=0.95
     """
-    import signal
-
+    from layerdrop import interrupts
     from layerdrop.config import RunConfig
     from layerdrop.errors import UsageError
     from layerdrop.runner import run as run_experiment
@@ -78,9 +77,7 @@ def run(
         max_grad_norm=max_grad_norm, optimizer=optimizer, lr_scheduler=lr_scheduler, group_by_length=group_by_length,
         length_group_batches=length_group_batches, device=device, precision=precision, trust_remote_code=trust_remote_code,
     )
-    # Schedulers send SIGTERM before killing: treat it like Ctrl-C so the run is recorded.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
+    interrupts.install()  # SIGTERM like Ctrl-C: the run is recorded as interrupted, exit 130
     record = run_experiment(cfg, results=results, save_model=save_model, overwrite=overwrite)
     if json:
         common.print_json(record)

@@ -98,11 +98,9 @@ def sweep(
     if dry_run:
         _print_plan(cells, grid, layers, sweeps.done_records(results, reused_count=not no_reuse), json, reuse=not (no_reuse or force))
         return
-    import signal
+    from layerdrop import interrupts
 
-    # Schedulers send SIGTERM before killing: record the running cell as interrupted, exit 130.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
+    interrupts.install()  # SIGTERM like Ctrl-C: the running record is written as interrupted, exit 130
     from layerdrop.resources import Resources
 
     resources = Resources(shared=True)

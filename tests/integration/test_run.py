@@ -197,3 +197,21 @@ def test_run_failed_is_exit_1_in_library(tiny_dirs, glue_dir):
                     learning_rate=1e30, max_grad_norm=0.0)
     with pytest.raises(RunFailed):
         run(cfg, results=None)
+
+
+def test_an_interrupt_swallowed_by_library_code_still_stops_training(tiny_dirs, glue_dir, tmp_path, monkeypatch):
+    """The signal's KeyboardInterrupt was caught by someone's bare `except:`: the first training
+    step raises it again, and the run is recorded as interrupted."""
+    from layerdrop import interrupts
+
+    monkeypatch.setattr(interrupts, "_pending", False)
+    try:
+        interrupts._raise(15, None)  # what the installed handler does on SIGTERM
+    except BaseException:  # noqa: B036 -- the library that swallows it
+        pass
+    results = tmp_path / "runs.jsonl"
+    cfg = RunConfig(model=str(tiny_dirs["bert"]), task="mrpc", k=1, data_dir=str(glue_dir), epochs=2, batch_size=2)
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, results=results)
+    (record,) = [json.loads(line) for line in results.read_text().splitlines()]
+    assert record["status"] == "interrupted" and "train_steps" not in record
