@@ -25,6 +25,7 @@ A mask costs ~1.5 ns an element and the whole forward and backward ~3.5 against 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from functools import cache
 
 import numpy as np
 import torch
@@ -99,6 +100,7 @@ def attention(module, query, key, value, attention_mask, dropout: float = 0.0, s
     return torch.matmul(probs, value).transpose(1, 2).contiguous(), None
 
 
+@cache  # once per process: transformers' registries are global
 def _register() -> None:
     from transformers import AttentionInterface, AttentionMaskInterface
     from transformers.masking_utils import sdpa_mask

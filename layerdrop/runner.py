@@ -182,6 +182,7 @@ def _train_and_evaluate(record: dict[str, Any], cfg: RunConfig, res: Resources, 
                   train_loss_by_epoch=[round(loss, 6) for loss in stats.epoch_losses],
                   trained_embedding_rows=stats.embedding_rows,
                   summary_only_last_layer=stats.summary_only_parameters > 0,  # as predicted before training
+                  dropout_masks="sfc64" if stats.fast_dropout_modules else "torch",  # likewise
                   throughput=_throughput(stats, model, record["parameters_after"], accelerator, cfg),
                   memory=hardware.peak_memory(accelerator.device))
     t_eval = time.perf_counter()

@@ -66,6 +66,8 @@ class TrainStats:
     # Parameters of the last layer that met only the summary token (`layerdrop.summary_only`);
     # 0 when the whole layer ran. `layerdrop.flops` leaves their work on the other tokens out.
     summary_only_parameters: int = 0
+    # nn.Dropout modules whose masks `layerdrop.dropout` drew; 0 when torch drew them all.
+    fast_dropout_modules: int = 0
 
     @property
     def last_epoch_loss(self) -> float:
@@ -136,11 +138,11 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
         compaction = compact_vocab.compact(model, train.input_ids, train.pad_id, cfg.weight_decay)
     try:
         # In this order: summary_only checks the model's attention kernel before fast dropout swaps it.
-        with _summary_only(model) as cut, _fast_dropout(model, cfg, accelerator):
+        with _summary_only(model) as cut, _fast_dropout(model, cfg, accelerator) as fast:
             # Counted before `accelerator.prepare`, which may shard the parameters (FSDP, ZeRO-3).
             skipped = summary_only.query_only_parameters(model) if cut else 0
             stats = _train(model, train, cfg, accelerator, regression, total_steps, generator, compaction)
-        stats = replace(stats, summary_only_parameters=skipped)
+        stats = replace(stats, summary_only_parameters=skipped, fast_dropout_modules=fast)
         return stats if compaction is None else replace(stats, embedding_rows=len(compaction.compact.used_ids))
     finally:
         if compaction is not None:
