@@ -223,6 +223,6 @@ def test_a_failed_swap_leaves_the_model_as_it_was():
 def test_nothing_is_swapped_under_gradient_checkpointing():
     """Recomputation restores torch's random state only: masks from here would differ on the rerun."""
     model = _tiny_bert().train()
-    model.gradient_checkpointing_enable()
+    model.activation_checkpointing_enable()
     with dropout.fast_dropout(model, 0) as swapped:
         assert swapped == 0 and model.config._attn_implementation == "sdpa"
