@@ -9,6 +9,7 @@ machine's peak; the other ops are memory-bound, and their share caps the utiliza
     python benchmarks/step_profile.py              # 640 examples (20 steps)
     python benchmarks/step_profile.py --ab 3       # no profiler: without and with a lever, alternating
     python benchmarks/step_profile.py --ab 3 --lever compact_vocab
+    python benchmarks/step_profile.py --ab 6 --lever fold_clipping --train-samples 640
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ MATMULS = ("aten::mm", "aten::addmm", "aten::bmm")
 # --ab's levers: the switch in layerdrop.train, and how a run without and with it is labelled.
 LEVERS = {"compact_vocab": ("COMPACT_VOCAB", "full table", "compacted"),
           "summary_only": ("SUMMARY_ONLY", "full last layer", "summary only"),
-          "fast_dropout": ("FAST_DROPOUT", "torch masks", "sfc64 masks")}
+          "fast_dropout": ("FAST_DROPOUT", "torch masks", "sfc64 masks"),
+          "fold_clipping": ("FOLD_CLIPPING", "clip, then step", "clip in the step")}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -38,7 +40,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="instead of profiling, time ROUNDS pairs of runs, without --lever then with it")
     p.add_argument("--lever", choices=sorted(LEVERS), default="summary_only",
                    help="what --ab switches: summary_only (the last layer; default), compact_vocab (the embedding "
-                        "table) or fast_dropout (where dropout masks come from)")
+                        "table), fast_dropout (where dropout masks come from) or fold_clipping (gradient "
+                        "clipping inside the fused optimizer step)")
     p.add_argument("--task", default="sst2", help="GLUE task (default sst2)")
     p.add_argument("--k", type=int, default=0, help="top layers to drop first (default 0)")
     _common.device_arguments(p)

@@ -2,9 +2,10 @@
 
 Accelerate places the model, runs mixed precision and shards batches across processes, so
 `accelerate launch layerdrop run ...` uses every GPU; the loop itself stays small: AdamW (or Adam,
-SGD), the chosen learning-rate schedule with optional warmup, gradient clipping, length-grouped
-batches padded per batch, only the used word-embedding rows trained (`layerdrop.compact_vocab`), and
-the last layer computing only the summary token the classifier reads (`layerdrop.summary_only`).
+SGD), the chosen learning-rate schedule with optional warmup, gradient clipping (folded into the
+fused optimizer step, `layerdrop.clipping`), length-grouped batches padded per batch, only the used
+word-embedding rows trained (`layerdrop.compact_vocab`), and the last layer computing only the
+summary token the classifier reads (`layerdrop.summary_only`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 import time
 from dataclasses import dataclass, replace
 
-from layerdrop import interrupts, progress
+from layerdrop import clipping, interrupts, progress
 from layerdrop.batching import Encoded, collate, length_grouped_batches, length_sorted_batches, shuffled_batches
 from layerdrop.config import RunConfig
 from layerdrop.errors import RunFailed, UsageError
@@ -28,6 +29,9 @@ SUMMARY_ONLY = True
 # Dropout masks from numpy's SFC64 instead of torch's serial Bernoulli draws, for fp32 on CPU
 # (`layerdrop.dropout`): the same distribution, other draws. A switch like COMPACT_VOCAB.
 FAST_DROPOUT = True
+# Gradient clipping folded into the fused optimizer step (`layerdrop.clipping`): the same update up
+# to float rounding, one pass over the gradients fewer. A switch like COMPACT_VOCAB.
+FOLD_CLIPPING = True
 
 
 def make_accelerator(cfg: RunConfig):
@@ -223,15 +227,11 @@ def _train(model, train: Encoded, cfg: RunConfig, accelerator, regression: bool,
                         "lower --learning-rate, or use --precision fp32",
                     )
                 accelerator.backward(loss)
-                if cfg.max_grad_norm > 0:
-                    accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-                if compaction is None:
+                lr = optimizer.param_groups[0]["lr"]  # the group with any compacted table; the step uses it
+                with clipping.clipped(accelerator, model, optimizer, cfg.max_grad_norm, fold=FOLD_CLIPPING):
                     optimizer.step()
-                else:
-                    lr = optimizer.param_groups[0]["lr"]  # the group with the table; the step uses it
-                    optimizer.step()
-                    if not getattr(optimizer, "step_was_skipped", False):
-                        compaction.stepped(lr)
+                if compaction is not None and not getattr(optimizer, "step_was_skipped", False):
+                    compaction.stepped(lr)
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
