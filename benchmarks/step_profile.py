@@ -23,7 +23,8 @@ MATMULS = ("aten::mm", "aten::addmm", "aten::bmm")
 LEVERS = {"compact_vocab": ("COMPACT_VOCAB", "full table", "compacted"),
           "summary_only": ("SUMMARY_ONLY", "full last layer", "summary only"),
           "fast_dropout": ("FAST_DROPOUT", "torch masks", "sfc64 masks"),
-          "fold_clipping": ("FOLD_CLIPPING", "clip, then step", "clip in the step")}
+          "fold_clipping": ("FOLD_CLIPPING", "clip, then step", "clip in the step"),
+          "unpad": ("UNPAD", "padded blocks", "real tokens only")}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -40,8 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="instead of profiling, time ROUNDS pairs of runs, without --lever then with it")
     p.add_argument("--lever", choices=sorted(LEVERS), default="summary_only",
                    help="what --ab switches: summary_only (the last layer; default), compact_vocab (the embedding "
-                        "table), fast_dropout (where dropout masks come from) or fold_clipping (gradient "
-                        "clipping inside the fused optimizer step)")
+                        "table), fast_dropout (where dropout masks come from), fold_clipping (gradient "
+                        "clipping inside the fused optimizer step) or unpad (per-token blocks on the real tokens only)")
     p.add_argument("--task", default="sst2", help="GLUE task (default sst2)")
     p.add_argument("--k", type=int, default=0, help="top layers to drop first (default 0)")
     _common.device_arguments(p)

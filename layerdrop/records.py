@@ -130,7 +130,9 @@ def training_identity(record: dict[str, Any]) -> str:
             # Records from before `layerdrop.summary_only` ran the whole last layer.
             record.get("summary_only_last_layer", False),
             # Records from before `layerdrop.dropout` drew torch's masks.
-            record.get("dropout_masks", "torch")]
+            record.get("dropout_masks", "torch"),
+            # Records from before `layerdrop.unpad` ran every block on the padding too.
+            record.get("unpadded_sublayers", False)]
     return json.dumps(seen, sort_keys=True, default=str)
 
 

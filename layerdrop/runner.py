@@ -88,11 +88,12 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
         task, splits, source, model_config, selection = prepare(cfg, res)
         record.update(_described(task, splits, source, model_config, selection))
         accelerator = res.accelerator(cfg)
-        from layerdrop.train import cuts_last_layer, draws_fast_dropout
+        from layerdrop.train import cuts_last_layer, draws_fast_dropout, unpads
 
         record.update(device=str(accelerator.device), precision=cfg.precision, num_processes=accelerator.num_processes,
                       summary_only_last_layer=cuts_last_layer(model_config),
-                      dropout_masks="sfc64" if draws_fast_dropout(cfg, accelerator) else "torch")
+                      dropout_masks="sfc64" if draws_fast_dropout(cfg, accelerator) else "torch",
+                      unpadded_sublayers=unpads(model_config))
         # Not under `accelerate launch`: every process would have to reach the same decision at once.
         reusable = reuse and results is not None and save_model is None and accelerator.num_processes == 1
         twin = records.find_twin(results, record) if reusable else None
@@ -183,6 +184,7 @@ def _train_and_evaluate(record: dict[str, Any], cfg: RunConfig, res: Resources, 
                   trained_embedding_rows=stats.embedding_rows,
                   summary_only_last_layer=stats.summary_only_parameters > 0,  # as predicted before training
                   dropout_masks="sfc64" if stats.fast_dropout_modules else "torch",  # likewise
+                  unpadded_sublayers=stats.unpadded_sublayers,  # likewise
                   throughput=_throughput(stats, model, record["parameters_after"], accelerator, cfg),
                   memory=hardware.peak_memory(accelerator.device))
     t_eval = time.perf_counter()

@@ -4,8 +4,9 @@ Accelerate places the model, runs mixed precision and shards batches across proc
 `accelerate launch layerdrop run ...` uses every GPU; the loop itself stays small: AdamW (or Adam,
 SGD), the chosen learning-rate schedule with optional warmup, gradient clipping (folded into the
 fused optimizer step, `layerdrop.clipping`), length-grouped batches padded per batch, only the used
-word-embedding rows trained (`layerdrop.compact_vocab`), and the last layer computing only the
-summary token the classifier reads (`layerdrop.summary_only`).
+word-embedding rows trained (`layerdrop.compact_vocab`), the per-token blocks run on the real
+tokens only (`layerdrop.unpad`), and the last layer computing only the summary token the classifier
+reads (`layerdrop.summary_only`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ FAST_DROPOUT = True
 # Gradient clipping folded into the fused optimizer step (`layerdrop.clipping`): the same update up
 # to float rounding, one pass over the gradients fewer. A switch like COMPACT_VOCAB.
 FOLD_CLIPPING = True
+# The per-token blocks of each layer (attention output, feed-forward) skip the padding while
+# fine-tuning (`layerdrop.unpad`): the same gradients, dropout drawn over the real tokens only.
+UNPAD = True
 
 
 def make_accelerator(cfg: RunConfig):
@@ -72,6 +76,8 @@ class TrainStats:
     summary_only_parameters: int = 0
     # nn.Dropout modules whose masks `layerdrop.dropout` drew; 0 when torch drew them all.
     fast_dropout_modules: int = 0
+    # Whether the layers' per-token blocks ran on the real tokens only (`layerdrop.unpad`).
+    unpadded_sublayers: bool = False
 
     @property
     def last_epoch_loss(self) -> float:
@@ -142,11 +148,12 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
         compaction = compact_vocab.compact(model, train.input_ids, train.pad_id, cfg.weight_decay)
     try:
         # In this order: summary_only checks the model's attention kernel before fast dropout swaps it.
-        with _summary_only(model) as cut, _fast_dropout(model, cfg, accelerator) as fast:
+        with (_summary_only(model) as cut, _fast_dropout(model, cfg, accelerator) as fast,
+              _unpadded(model) as unpadded):
             # Counted before `accelerator.prepare`, which may shard the parameters (FSDP, ZeRO-3).
             skipped = summary_only.query_only_parameters(model) if cut else 0
             stats = _train(model, train, cfg, accelerator, regression, total_steps, generator, compaction)
-        stats = replace(stats, summary_only_parameters=skipped, fast_dropout_modules=fast)
+        stats = replace(stats, summary_only_parameters=skipped, fast_dropout_modules=fast, unpadded_sublayers=unpadded)
         return stats if compaction is None else replace(stats, embedding_rows=len(compaction.compact.used_ids))
     finally:
         if compaction is not None:
@@ -159,6 +166,22 @@ def _summary_only(model):
     from layerdrop import summary_only
 
     return summary_only.applied(model) if SUMMARY_ONLY else contextlib.nullcontext(False)
+
+
+def _unpadded(model):
+    import contextlib
+
+    from layerdrop import unpad
+
+    return unpad.applied(model) if UNPAD else contextlib.nullcontext(False)
+
+
+def unpads(model_config) -> bool:
+    """Whether fine-tuning a classifier of `model_config` runs its per-token blocks on the real tokens
+    only (`layerdrop.unpad`): other dropout masks, so, like `cuts_last_layer`, part of a twin's identity."""
+    from layerdrop import unpad
+
+    return UNPAD and unpad.applies_to_config(model_config)
 
 
 def _fast_dropout(model, cfg: RunConfig, accelerator):

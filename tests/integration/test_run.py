@@ -98,6 +98,7 @@ def test_same_seed_same_metrics_and_seed_matters(tiny_dirs, glue_dir):
     assert 4 < first["trained_embedding_rows"] < 20
     assert first["summary_only_last_layer"] is True  # a BERT classifier: its last layer ran for [CLS] only
     assert first["dropout_masks"] == "sfc64"  # fp32 on CPU: layerdrop.dropout drew the masks
+    assert first["unpadded_sublayers"] is True  # the per-token blocks skipped the padding
     other = run(RunConfig(**base, seed=7), results=None)
     assert other["final_train_loss"] != first["final_train_loss"]
     assert first["run_id"] == second["run_id"] != other["run_id"]

@@ -1,0 +1,104 @@
+"""Run each layer's per-token sublayers on the real tokens only while fine-tuning.
+
+Batches are padded to their longest sequence; on 2,000 SST-2 sentences in length groups of 8, a
+quarter of every batch is padding. Attention needs the padded (batch, length) layout, but the
+attention output block (dense, dropout, LayerNorm with the residual) and the feed-forward block
+work on each position alone, and they hold three quarters of a BERT layer's weights. So while
+`applied()` lasts, those blocks gather the real positions, run the stock module on them as one
+(tokens, hidden) matrix, and scatter the result back, with zeros at the padding.
+
+What a real token computes is unchanged, and so are the loss and every gradient, up to float rounding
+(`tests/unit/test_unpad.py`): a padding position is only ever a key, which the attention mask hides,
+or a query whose output nothing reads. Dropout draws masks over the real positions only, so a seeded
+run draws other masks than padded training would (records say `unpadded_sublayers`). Only
+instance attributes are set, and deleted afterwards; parameters and the saved model are untouched.
+Padding-free batches, hidden states or attention maps asked for, and gradient checkpointing run the
+stock layers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from layerdrop.architectures import FAMILIES
+from layerdrop.surgery import layer_stack
+
+
+def applies_to_config(config) -> bool:
+    """Whether a classifier of `config` has layers whose per-token blocks this module knows."""
+    family = FAMILIES.get(getattr(config, "model_type", None))
+    return (family is not None and family.layout in ("bert", "distilbert")
+            and not getattr(config, "is_decoder", False) and not getattr(config, "add_cross_attention", False)
+            and not getattr(config, "chunk_size_feed_forward", 0))
+
+
+def applies(model) -> bool:
+    config = getattr(model, "config", None)
+    # Hub code (`--trust-remote-code`) may reuse a family's model_type with layers of its own.
+    return (config is not None and type(model).__module__.startswith("transformers.models.")
+            and applies_to_config(config) and len(layer_stack(model)) > 0)
+
+
+class _Positions:
+    """The current batch's real positions, set by a pre-hook on the model's forward."""
+
+    def __init__(self):
+        self.index = None  # flat indices into batch * length, or None: run the stock blocks
+        self.shape = None
+
+    def capture(self, module, args, kwargs):
+        mask = kwargs.get("attention_mask")
+        self.index = self.shape = None
+        wanted = lambda key: kwargs.get(key, getattr(module.config, key, False))  # noqa: E731
+        if mask is None or mask.dim() != 2 or bool(mask.all()) or wanted("output_hidden_states") or wanted("output_attentions"):
+            return
+        self.shape = tuple(mask.shape)
+        self.index = mask.reshape(-1).nonzero().squeeze(1)
+
+    def wrap(self, block):
+        """`block` (tensors of shape (batch, length, ...) in, one out) run on the real positions."""
+
+        def on_real_tokens(*tensors):
+            index, shape = self.index, self.shape
+            if index is None or any(tuple(t.shape[:2]) != shape for t in tensors):
+                return block(*tensors)
+            rows = shape[0] * shape[1]
+            out = block(*(t.reshape(rows, *t.shape[2:]).index_select(0, index) for t in tensors))
+            return out.new_zeros(rows, *out.shape[1:]).index_copy(0, index, out).view(*shape, *out.shape[1:])
+
+        return on_real_tokens
+
+
+def _blocks(model, layer):
+    """(owner, attribute) of the per-token blocks in `layer`: called with tensors, one tensor out."""
+    if FAMILIES[model.config.model_type].layout == "bert":
+        # BertSelfOutput(context, residual) and BertLayer.feed_forward_chunk(attention_output)
+        return [(layer.attention.output, "forward"), (layer, "feed_forward_chunk")]
+    return [(layer.ffn, "forward")]  # DistilBERT's FFN: lin1, activation, lin2, dropout
+
+
+@contextlib.contextmanager
+def applied(model) -> Iterator[bool]:
+    """Within the block, `model`'s per-token sublayers skip the padding; yields whether they do."""
+    flag = "is_activation_checkpointing" if hasattr(type(model), "is_activation_checkpointing") else "is_gradient_checkpointing"
+    if not applies(model) or getattr(model, flag, False):
+        yield False
+        return
+    positions = _Positions()
+    handle = model.register_forward_pre_hook(positions.capture, with_kwargs=True)
+    patched = []
+    try:
+        for layer in layer_stack(model):
+            for owner, name in _blocks(model, layer):
+                own = owner.__dict__.get(name)  # a hook's wrapper (accelerate's offload), put back afterwards
+                setattr(owner, name, positions.wrap(getattr(owner, name)))
+                patched.append((owner, name, own))
+        yield True
+    finally:
+        handle.remove()
+        for owner, name, own in reversed(patched):
+            if own is None:
+                delattr(owner, name)  # the class's method again
+            else:
+                setattr(owner, name, own)
