@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 # One process, or data-parallel copies of the whole model, whose gradients are all-reduced before
 # clipping: accelerate's clip there is plain `torch.nn.utils.clip_grad_norm_`.
-PLAIN_DISTRIBUTED = ("NO", "MULTI_CPU", "MULTI_GPU")
+from layerdrop.compact_vocab import PLAIN_DISTRIBUTED
 
 
 def folds(accelerator, optimizer) -> bool:

@@ -9,7 +9,8 @@ work on each position alone, and they hold three quarters of a BERT layer's weig
 
 What a real token computes is unchanged, and so are the loss and every gradient, up to float rounding
 (`tests/unit/test_unpad.py`): a padding position is only ever a key, which the attention mask hides,
-or a query whose output nothing reads. Dropout draws masks over the real positions only, so a seeded
+or a query whose output nothing reads. Position 0, which the classifier reads, is always computed,
+so left-padded batches come out the same too. Dropout draws masks over the real positions only, so a seeded
 run draws other masks than padded training would (records say `unpadded_sublayers`). Only
 instance attributes are set, and deleted afterwards; parameters and the saved model are untouched.
 Padding-free batches, hidden states or attention maps asked for, and gradient checkpointing run the
@@ -34,14 +35,17 @@ def applies_to_config(config) -> bool:
 
 
 def applies(model) -> bool:
+    """True when `model` is a sequence classifier whose layers' per-token blocks this module knows."""
     config = getattr(model, "config", None)
-    # Hub code (`--trust-remote-code`) may reuse a family's model_type with layers of its own.
+    # Hub code (`--trust-remote-code`) may reuse a family's model_type with layers of its own. Other
+    # heads (token classification) read every position, padding included.
     return (config is not None and type(model).__module__.startswith("transformers.models.")
+            and type(model).__name__.endswith("ForSequenceClassification")
             and applies_to_config(config) and len(layer_stack(model)) > 0)
 
 
 class _Positions:
-    """The current batch's real positions, set by a pre-hook on the model's forward."""
+    """The current batch's positions to compute, set around each call of the encoder."""
 
     def __init__(self):
         self.index = None  # flat indices into batch * length, or None: run the stock blocks
@@ -49,12 +53,21 @@ class _Positions:
 
     def capture(self, module, args, kwargs):
         mask = kwargs.get("attention_mask")
-        self.index = self.shape = None
+        self.clear()
         wanted = lambda key: kwargs.get(key, getattr(module.config, key, False))  # noqa: E731
-        if mask is None or mask.dim() != 2 or bool(mask.all()) or wanted("output_hidden_states") or wanted("output_attentions"):
+        if mask is None or mask.dim() != 2 or wanted("output_hidden_states") or wanted("output_attentions"):
+            return
+        keep = mask != 0
+        # The classifier reads position 0 of every row, which is padding in a left-padded short row:
+        # computed as the stock layers compute it, whatever it holds.
+        keep[:, 0] = True
+        if bool(keep.all()):
             return
         self.shape = tuple(mask.shape)
-        self.index = mask.reshape(-1).nonzero().squeeze(1)
+        self.index = keep.reshape(-1).nonzero().squeeze(1)
+
+    def clear(self, *_):
+        self.index = self.shape = None
 
     def wrap(self, block):
         """`block` (tensors of shape (batch, length, ...) in, one out) run on the real positions."""
@@ -86,7 +99,11 @@ def applied(model) -> Iterator[bool]:
         yield False
         return
     positions = _Positions()
-    handle = model.register_forward_pre_hook(positions.capture, with_kwargs=True)
+    # Around the encoder, not the classifier, so a direct call of the encoder gets its own positions;
+    # cleared after every call, so a layer called on its own runs the stock blocks.
+    encoder = model.base_model
+    hooks = [encoder.register_forward_pre_hook(positions.capture, with_kwargs=True),
+             encoder.register_forward_hook(positions.clear, always_call=True)]
     patched = []
     try:
         for layer in layer_stack(model):
@@ -96,7 +113,8 @@ def applied(model) -> Iterator[bool]:
                 patched.append((owner, name, own))
         yield True
     finally:
-        handle.remove()
+        for hook in hooks:
+            hook.remove()
         for owner, name, own in reversed(patched):
             if own is None:
                 delattr(owner, name)  # the class's method again

@@ -54,6 +54,52 @@ def test_same_logits_and_gradients_as_the_padded_layers(model_type, kernel):
     assert not model._forward_pre_hooks
 
 
+@pytest.mark.parametrize("model_type", ["bert", "distilbert"])
+def test_left_padding_keeps_the_position_the_classifier_reads(model_type):
+    from transformers import AutoModelForSequenceClassification
+
+    from layerdrop import unpad
+
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_config(tiny_config(model_type, 3))
+    model.eval()
+    batch = _batch(0)
+    batch["input_ids"], batch["attention_mask"] = batch["input_ids"].flip(1), batch["attention_mask"].flip(1)
+    padded_logits, padded_grads = _loss_and_grads(model, batch)
+    seen = _rows_seen(model)
+    with unpad.applied(model):
+        logits, grads = _loss_and_grads(model, batch)
+    assert seen[0] == (28,)  # 25 real tokens and position 0 of the three short rows
+    torch.testing.assert_close(logits, padded_logits, atol=1e-5, rtol=1e-4)
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, padded_grads[name], atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_the_encoder_or_a_layer_called_alone_never_sees_another_batch_s_positions():
+    from transformers import AutoModelForSequenceClassification
+
+    from layerdrop import unpad
+
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_config(tiny_config("bert", 2))
+    model.eval()
+    batch, other = _batch(0), _batch(0)
+    other["attention_mask"] = other["attention_mask"].flip(0)  # the same shape, other real positions
+    hidden = torch.randn(4, 9, 32)
+    layer = unpad.layer_stack(model)[0]
+    stock_encoder = model.base_model(input_ids=other["input_ids"], attention_mask=other["attention_mask"]).last_hidden_state
+    stock_layer = layer(hidden)[0] if isinstance(layer(hidden), tuple) else layer(hidden)
+    with unpad.applied(model):
+        model(**batch)
+        encoder = model.base_model(input_ids=other["input_ids"], attention_mask=other["attention_mask"]).last_hidden_state
+        model(**batch)
+        alone = layer(hidden)
+        alone = alone[0] if isinstance(alone, tuple) else alone
+    keep = other["attention_mask"].bool()
+    torch.testing.assert_close(encoder[keep], stock_encoder[keep], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(alone, stock_layer, atol=1e-6, rtol=1e-5)
+
+
 def test_a_batch_without_padding_runs_the_stock_blocks():
     from transformers import AutoModelForSequenceClassification
 
