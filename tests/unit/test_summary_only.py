@@ -23,6 +23,15 @@ def _batch(pad_id: int):
     return {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor([0, 1, 1, 0])}
 
 
+def _tiny_classifier(model_type: str, kernel: str = "sdpa", n_layers: int = 3):
+    """A seeded tiny classifier in eval mode: no dropout, so two passes compute the same function."""
+    from transformers import AutoModelForSequenceClassification
+
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_config(tiny_config(model_type, n_layers), attn_implementation=kernel)
+    return model.eval()
+
+
 def _loss_and_grads(model, batch):
     model.zero_grad(set_to_none=True)
     out = model(**batch)
@@ -33,13 +42,9 @@ def _loss_and_grads(model, batch):
 @pytest.mark.parametrize("kernel", ["eager", "sdpa"])
 @pytest.mark.parametrize("model_type", FAMILIES)
 def test_same_logits_and_gradients_as_the_full_layer(model_type, kernel):
-    from transformers import AutoModelForSequenceClassification
-
     from layerdrop import summary_only
 
-    torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_config(tiny_config(model_type, 3), attn_implementation=kernel)
-    model.eval()  # no dropout: both passes must compute the same function
+    model = _tiny_classifier(model_type, kernel)
     batch = _batch(model.config.pad_token_id or 0)
     full_logits, full_grads = _loss_and_grads(model, batch)
     calls = []

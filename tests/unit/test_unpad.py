@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from tests.helpers import tiny_config  # noqa: E402
-from tests.unit.test_summary_only import FAMILIES, _batch, _loss_and_grads  # noqa: E402
+from tests.unit.test_summary_only import FAMILIES, _batch, _loss_and_grads, _tiny_classifier  # noqa: E402
 
 
 def _rows_seen(model):
@@ -24,13 +24,9 @@ def _rows_seen(model):
 @pytest.mark.parametrize("kernel", ["eager", "sdpa"])
 @pytest.mark.parametrize("model_type", FAMILIES)
 def test_same_logits_and_gradients_as_the_padded_layers(model_type, kernel):
-    from transformers import AutoModelForSequenceClassification
-
     from layerdrop import summary_only, unpad
 
-    torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_config(tiny_config(model_type, 3), attn_implementation=kernel)
-    model.eval()  # no dropout: both passes must compute the same function
+    model = _tiny_classifier(model_type, kernel)
     batch = _batch(model.config.pad_token_id or 0)
     padded_logits, padded_grads = _loss_and_grads(model, batch)
     seen = _rows_seen(model)
@@ -56,13 +52,9 @@ def test_same_logits_and_gradients_as_the_padded_layers(model_type, kernel):
 
 @pytest.mark.parametrize("model_type", ["bert", "distilbert"])
 def test_left_padding_keeps_the_position_the_classifier_reads(model_type):
-    from transformers import AutoModelForSequenceClassification
-
     from layerdrop import unpad
 
-    torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_config(tiny_config(model_type, 3))
-    model.eval()
+    model = _tiny_classifier(model_type)
     batch = _batch(0)
     batch["input_ids"], batch["attention_mask"] = batch["input_ids"].flip(1), batch["attention_mask"].flip(1)
     padded_logits, padded_grads = _loss_and_grads(model, batch)
@@ -76,13 +68,9 @@ def test_left_padding_keeps_the_position_the_classifier_reads(model_type):
 
 
 def test_the_encoder_or_a_layer_called_alone_never_sees_another_batch_s_positions():
-    from transformers import AutoModelForSequenceClassification
-
     from layerdrop import unpad
 
-    torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_config(tiny_config("bert", 2))
-    model.eval()
+    model = _tiny_classifier("bert", n_layers=2)
     batch, other = _batch(0), _batch(0)
     other["attention_mask"] = other["attention_mask"].flip(0)  # the same shape, other real positions
     hidden = torch.randn(4, 9, 32)
