@@ -23,7 +23,7 @@ class Family:
             (XLNet pads on the left and summarises with its final token).
         layout: the layer's module names: "bert" (attention.self.query, intermediate, output: BERT
             and its copies), "distilbert" (attention.q_lin, ffn), "xlnet"; `layerdrop.summary_only`
-            reads it.
+            and `layerdrop.unpad` read it.
     """
 
     layers: str
@@ -62,3 +62,27 @@ def family_of(config) -> Family:
 def n_layers_of(config) -> int:
     """Number of layers in the stack, read from the config alone (no weights)."""
     return int(getattr(config, family_of(config).n_layers_key))
+
+
+def plain_encoder(config) -> bool:
+    """A BERT- or DistilBERT-layout encoder without decoder parts or chunked feed-forward blocks:
+    the layers `layerdrop.summary_only` and `layerdrop.unpad` know how to run piecewise."""
+    family = FAMILIES.get(getattr(config, "model_type", None))
+    return (family is not None and family.layout in ("bert", "distilbert")
+            and not getattr(config, "is_decoder", False) and not getattr(config, "add_cross_attention", False)
+            and not getattr(config, "chunk_size_feed_forward", 0))
+
+
+def stock_classifier(model) -> bool:
+    """A sequence classifier built from transformers' own code. Hub code (`--trust-remote-code`)
+    may reuse a family's model_type with layers of its own, and other heads read other positions."""
+    return (getattr(model, "config", None) is not None  # a hand-written nn.Module (tests) has none
+            and type(model).__module__.startswith("transformers.models.")
+            and type(model).__name__.endswith("ForSequenceClassification"))
+
+
+def checkpointing(model) -> bool:
+    """Whether `model` recomputes its layers' forward in the backward pass (gradient checkpointing)."""
+    # transformers 5 renamed the property and warns on the old name.
+    flag = "is_activation_checkpointing" if hasattr(type(model), "is_activation_checkpointing") else "is_gradient_checkpointing"
+    return bool(getattr(model, flag, False))

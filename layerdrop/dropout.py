@@ -120,9 +120,9 @@ def fast_dropout(model: torch.nn.Module, seed: int, stream: int = 0):
     generator's. Records' `dropout_masks` names where these modules draw; an eager attention
     kernel's functional dropout (and XLNet's) still draws from torch, seeded all the same.
     """
-    # transformers 5 renamed the property and warns on the old name.
-    flag = "is_activation_checkpointing" if hasattr(type(model), "is_activation_checkpointing") else "is_gradient_checkpointing"
-    if getattr(model, flag, False):
+    from layerdrop.architectures import checkpointing
+
+    if checkpointing(model):
         yield 0
         return
     generator = np.random.Generator(np.random.SFC64(np.random.SeedSequence([_STREAM_TAG, seed % 2**64, stream])))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from layerdrop.architectures import FAMILIES
+from layerdrop.architectures import FAMILIES, plain_encoder, stock_classifier
 from layerdrop.surgery import layer_stack
 
 # The attention kernels whose masks this module slices; flash attention takes 2-D masks.
@@ -30,19 +30,13 @@ KERNELS = ("eager", "sdpa")
 
 def applies(model) -> bool:
     """True when `model` is a sequence classifier of a family whose last layer can be cut to its summary token."""
-    config = getattr(model, "config", None)  # a hand-written nn.Module (tests) has none
-    # Hub code (`--trust-remote-code`) may reuse a family's model_type with layers of its own.
-    return (config is not None and type(model).__module__.startswith("transformers.models.")
-            and type(model).__name__.endswith("ForSequenceClassification")
-            and applies_to_config(config) and config._attn_implementation in KERNELS and len(layer_stack(model)) > 0)
+    return (stock_classifier(model) and applies_to_config(model.config)
+            and model.config._attn_implementation in KERNELS and len(layer_stack(model)) > 0)
 
 
 def applies_to_config(config) -> bool:
     """`applies` for the sequence classifier of `config`, before any model is built."""
-    family = FAMILIES.get(getattr(config, "model_type", None))
-    return (family is not None and family.layout in ("bert", "distilbert") and family.summary_token == "first"
-            and not getattr(config, "is_decoder", False) and not getattr(config, "add_cross_attention", False)
-            and not getattr(config, "chunk_size_feed_forward", 0)
+    return (plain_encoder(config) and FAMILIES[config.model_type].summary_token == "first"
             # Configs from before transformers 5 may ask for relative position scores; stay out of their way.
             and getattr(config, "position_embedding_type", "absolute") in (None, "absolute"))
 

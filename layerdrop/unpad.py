@@ -22,26 +22,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from layerdrop.architectures import FAMILIES
+from layerdrop.architectures import FAMILIES, checkpointing, plain_encoder, stock_classifier
 from layerdrop.surgery import layer_stack
 
 
 def applies_to_config(config) -> bool:
     """Whether a classifier of `config` has layers whose per-token blocks this module knows."""
-    family = FAMILIES.get(getattr(config, "model_type", None))
-    return (family is not None and family.layout in ("bert", "distilbert")
-            and not getattr(config, "is_decoder", False) and not getattr(config, "add_cross_attention", False)
-            and not getattr(config, "chunk_size_feed_forward", 0))
+    return plain_encoder(config)
 
 
 def applies(model) -> bool:
-    """True when `model` is a sequence classifier whose layers' per-token blocks this module knows."""
-    config = getattr(model, "config", None)
-    # Hub code (`--trust-remote-code`) may reuse a family's model_type with layers of its own. Other
-    # heads (token classification) read every position, padding included.
-    return (config is not None and type(model).__module__.startswith("transformers.models.")
-            and type(model).__name__.endswith("ForSequenceClassification")
-            and applies_to_config(config) and len(layer_stack(model)) > 0)
+    """True when `model` is a sequence classifier whose layers' per-token blocks this module knows
+    (other heads, token classification, read every position, padding included)."""
+    return stock_classifier(model) and applies_to_config(model.config) and len(layer_stack(model)) > 0
 
 
 class _Positions:
@@ -94,8 +87,7 @@ def _blocks(model, layer):
 @contextlib.contextmanager
 def applied(model) -> Iterator[bool]:
     """Within the block, `model`'s per-token sublayers skip the padding; yields whether they do."""
-    flag = "is_activation_checkpointing" if hasattr(type(model), "is_activation_checkpointing") else "is_gradient_checkpointing"
-    if not applies(model) or getattr(model, flag, False):
+    if not applies(model) or checkpointing(model):
         yield False
         return
     positions = _Positions()
