@@ -136,7 +136,7 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
     """Train `model` in place on `train` for `cfg.epochs` (fractional epochs stop mid-way)."""
     import torch
 
-    from layerdrop import compact_vocab, summary_only
+    from layerdrop import compact_vocab, summary_only, unpad
 
     generator = torch.Generator().manual_seed(cfg.seed)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
@@ -148,8 +148,8 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
         compaction = compact_vocab.compact(model, train.input_ids, train.pad_id, cfg.weight_decay)
     try:
         # In this order: summary_only checks the model's attention kernel before fast dropout swaps it.
-        with (_summary_only(model) as cut, _fast_dropout(model, cfg, accelerator) as fast,
-              _unpadded(model) as unpadded):
+        with (_applied(SUMMARY_ONLY, summary_only, model) as cut, _fast_dropout(model, cfg, accelerator) as fast,
+              _applied(UNPAD, unpad, model) as unpadded):
             # Counted before `accelerator.prepare`, which may shard the parameters (FSDP, ZeRO-3).
             skipped = summary_only.query_only_parameters(model) if cut else 0
             stats = _train(model, train, cfg, accelerator, regression, total_steps, generator, compaction)
@@ -160,20 +160,11 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
             compaction.restore()  # also after a failure: the caller gets a plain transformers model back
 
 
-def _summary_only(model):
+def _applied(switch: bool, lever, model):
+    """`lever.applied(model)` (a module of layerdrop's) when its switch is on, else a block yielding False."""
     import contextlib
 
-    from layerdrop import summary_only
-
-    return summary_only.applied(model) if SUMMARY_ONLY else contextlib.nullcontext(False)
-
-
-def _unpadded(model):
-    import contextlib
-
-    from layerdrop import unpad
-
-    return unpad.applied(model) if UNPAD else contextlib.nullcontext(False)
+    return lever.applied(model) if switch else contextlib.nullcontext(False)
 
 
 def unpads(model_config) -> bool:
@@ -280,12 +271,15 @@ def predict(model, encoded: Encoded, cfg: RunConfig, accelerator, regression: bo
     """
     import torch
 
+    from layerdrop import summary_only
+
     batches = length_sorted_batches(encoded, cfg.eval_batch_size)
     order = [i for batch in batches for i in batch]
     model = accelerator.unwrap_model(model)
     model.eval()
     outputs = []
-    with torch.inference_mode(), _summary_only(model), progress.bar(label, len(batches)) as update:
+    with (torch.inference_mode(), _applied(SUMMARY_ONLY, summary_only, model),
+          progress.bar(label, len(batches)) as update):
         for indices in batches:
             interrupts.check()
             batch = collate(encoded, indices, regression)
