@@ -86,3 +86,11 @@ def checkpointing(model) -> bool:
     # transformers 5 renamed the property and warns on the old name.
     flag = "is_activation_checkpointing" if hasattr(type(model), "is_activation_checkpointing") else "is_gradient_checkpointing"
     return bool(getattr(model, flag, False))
+
+
+def asks_for_more(config, kwargs) -> bool:
+    """Whether a forward call with `kwargs` wants more than the logits of every row: hidden states,
+    attention maps or a cache (`layerdrop.summary_only` and `layerdrop.unpad` then run the stock layers)."""
+    wanted = lambda key: kwargs.get(key, getattr(config, key, False))  # noqa: E731
+    return (wanted("output_attentions") or wanted("output_hidden_states")
+            or kwargs.get("past_key_values") is not None or kwargs.get("encoder_hidden_states") is not None)

@@ -30,6 +30,8 @@ from functools import cache
 import numpy as np
 import torch
 
+from layerdrop.architectures import checkpointing
+
 KERNEL = "layerdrop_sdpa"
 # numpy's SeedSequence entropy: the run's seed with this tag, so these streams do not coincide
 # with any other numpy generator seeded from the same integer.
@@ -120,8 +122,6 @@ def fast_dropout(model: torch.nn.Module, seed: int, stream: int = 0):
     generator's. Records' `dropout_masks` names where these modules draw; an eager attention
     kernel's functional dropout (and XLNet's) still draws from torch, seeded all the same.
     """
-    from layerdrop.architectures import checkpointing
-
     if checkpointing(model):
         yield 0
         return

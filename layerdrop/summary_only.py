@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from layerdrop.architectures import FAMILIES, plain_encoder, stock_classifier
+from layerdrop.architectures import FAMILIES, asks_for_more, plain_encoder, stock_classifier
 from layerdrop.surgery import layer_stack
 
 # The attention kernels whose masks this module slices; flash attention takes 2-D masks.
@@ -75,7 +75,7 @@ def applied(model) -> Iterator[bool]:
         # BertEncoder passes encoder_hidden_states positionally, None for an encoder.
         # Checkpointing wraps the class's forward (GradientCheckpointingLayer), which this one bypasses.
         checkpointing = getattr(layer, "gradient_checkpointing", False) and layer.training
-        if mask is False or checkpointing or any(a is not None for a in args) or _asks_for_more(model.config, kwargs):
+        if mask is False or checkpointing or any(a is not None for a in args) or asks_for_more(model.config, kwargs):
             return stock(hidden_states, attention_mask, *args, **kwargs)
         first = hidden_states[:, :1]
         context = _attend(attention, first, hidden_states, mask, model.config, *projections)
@@ -89,13 +89,6 @@ def applied(model) -> Iterator[bool]:
             del layer.forward  # the class's forward again
         else:
             layer.forward = own
-
-
-def _asks_for_more(config, kwargs) -> bool:
-    """Hidden states, attention maps or a cache were asked for: the stock layer must run."""
-    wanted = lambda key: kwargs.get(key, getattr(config, key, False))  # noqa: E731
-    return (wanted("output_attentions") or wanted("output_hidden_states")
-            or kwargs.get("past_key_values") is not None or kwargs.get("encoder_hidden_states") is not None)
 
 
 def _query_row(mask, length: int):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from layerdrop.architectures import FAMILIES, checkpointing, plain_encoder, stock_classifier
+from layerdrop.architectures import FAMILIES, asks_for_more, checkpointing, plain_encoder, stock_classifier
 from layerdrop.surgery import layer_stack
 
 
@@ -47,8 +47,7 @@ class _Positions:
     def capture(self, module, args, kwargs):
         mask = kwargs.get("attention_mask")
         self.clear()
-        wanted = lambda key: kwargs.get(key, getattr(module.config, key, False))  # noqa: E731
-        if mask is None or mask.dim() != 2 or wanted("output_hidden_states") or wanted("output_attentions"):
+        if mask is None or mask.dim() != 2 or asks_for_more(module.config, kwargs):
             return
         keep = mask != 0
         # The classifier reads position 0 of every row, which is padding in a left-padded short row:
