@@ -32,6 +32,13 @@ def _tiny_classifier(model_type: str, kernel: str = "sdpa", n_layers: int = 3):
     return model.eval()
 
 
+def _stock_pass(model_type: str, kernel: str):
+    """A tiny classifier, its padded batch, and the stock layers' logits and gradients on it."""
+    model = _tiny_classifier(model_type, kernel)
+    batch = _batch(model.config.pad_token_id or 0)
+    return model, batch, *_loss_and_grads(model, batch)
+
+
 def _loss_and_grads(model, batch):
     model.zero_grad(set_to_none=True)
     out = model(**batch)
@@ -44,9 +51,7 @@ def _loss_and_grads(model, batch):
 def test_same_logits_and_gradients_as_the_full_layer(model_type, kernel):
     from layerdrop import summary_only
 
-    model = _tiny_classifier(model_type, kernel)
-    batch = _batch(model.config.pad_token_id or 0)
-    full_logits, full_grads = _loss_and_grads(model, batch)
+    model, batch, full_logits, full_grads = _stock_pass(model_type, kernel)
     calls = []
     layer = summary_only.layer_stack(model)[-1]
     layer.register_forward_hook(lambda module, args, output: calls.append(output.shape))

@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from tests.helpers import tiny_config  # noqa: E402
-from tests.unit.test_summary_only import FAMILIES, _batch, _loss_and_grads, _tiny_classifier  # noqa: E402
+from tests.unit.test_summary_only import FAMILIES, _batch, _loss_and_grads, _stock_pass, _tiny_classifier  # noqa: E402
 
 
 def _rows_seen(model):
@@ -26,9 +26,7 @@ def _rows_seen(model):
 def test_same_logits_and_gradients_as_the_padded_layers(model_type, kernel):
     from layerdrop import summary_only, unpad
 
-    model = _tiny_classifier(model_type, kernel)
-    batch = _batch(model.config.pad_token_id or 0)
-    padded_logits, padded_grads = _loss_and_grads(model, batch)
+    model, batch, padded_logits, padded_grads = _stock_pass(model_type, kernel)
     seen = _rows_seen(model)
     for cut in (False, True):  # alone, and with the summary-only last layer the training loop also runs
         seen.clear()
