@@ -107,8 +107,13 @@ class Resources:
 
     def _pristine(self, cfg: RunConfig, source, task):
         def make():
+            import torch
+
             progress.log(f"loading {source.name} ({source.location})")
-            extra = {"num_labels": task.num_labels}
+            # float32 whatever the checkpoint stores: transformers 5 loads a checkpoint in its stored
+            # dtype, and many hub checkpoints are fp16 or bf16. Fine-tuning keeps float32 weights and
+            # optimizer state; --precision bf16 is autocast over them.
+            extra = {"num_labels": task.num_labels, "dtype": torch.float32}
             if task.is_regression:
                 extra["problem_type"] = "regression"
             return models.load_model(source, "AutoModelForSequenceClassification", cfg.trust_remote_code, **extra)

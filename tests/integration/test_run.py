@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from layerdrop.config import RunConfig
 from layerdrop.errors import RunFailed
@@ -147,6 +148,26 @@ def test_save_model_loads_in_plain_transformers(tiny_dirs, glue_dir, tmp_path):
     assert model.config.num_hidden_layers == 3
     assert model.config.layerdrop["dropped_layers"] == [3] and model.config.layerdrop["fine_tuned_on"] == "rte"
     assert model.config.id2label[0] == "entailment"
+
+
+def test_half_precision_checkpoint_trains_in_float32(tiny_dirs, glue_dir, tmp_path):
+    # Many hub checkpoints are stored in fp16 or bf16, and transformers 5 loads a checkpoint in the
+    # dtype it was stored in. Fine-tuning needs float32 weights (bf16 is autocast over them), so a
+    # run must not train, or save, the stored half-precision tensors.
+    from transformers import AutoModel, AutoModelForSequenceClassification
+
+    half = tmp_path / "fp16-checkpoint"
+    AutoModel.from_pretrained(tiny_dirs["bert"]).half().save_pretrained(half)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        if (tiny_dirs["bert"] / name).exists():
+            (half / name).write_bytes((tiny_dirs["bert"] / name).read_bytes())
+    assert AutoModel.from_pretrained(half).dtype == torch.float16  # the premise: stored dtype comes back
+    out = tmp_path / "fine-tuned"
+    cfg = RunConfig(model=str(half), task="sst2", k=1, data_dir=str(glue_dir), epochs=1, batch_size=4, max_seq_length=32)
+    record = run(cfg, results=None, save_model=out)
+    assert record["status"] == "ok" and math.isfinite(record["metrics"]["accuracy"])
+    saved = AutoModelForSequenceClassification.from_pretrained(out)
+    assert {p.dtype for p in saved.parameters()} == {torch.float32}
 
 
 def test_non_finite_loss_fails_the_run_and_is_recorded(tiny_dirs, glue_dir, tmp_path):
