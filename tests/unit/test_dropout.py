@@ -223,6 +223,8 @@ def test_a_failed_swap_leaves_the_model_as_it_was():
 def test_nothing_is_swapped_under_gradient_checkpointing():
     """Recomputation restores torch's random state only: masks from here would differ on the rerun."""
     model = _tiny_bert().train()
-    model.activation_checkpointing_enable()
+    # activation_checkpointing_enable is transformers 5.23's name; earlier 5.x has only the old one
+    enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+    enable()
     with dropout.fast_dropout(model, 0) as swapped:
         assert swapped == 0 and model.config._attn_implementation == "sdpa"
