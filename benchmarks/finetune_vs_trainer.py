@@ -136,7 +136,8 @@ def run_trainer(args, glue: str, repeat: int, static: bool) -> Result:
 
     train_data = dataset(train_split)
     dev_data = {name: dataset(raw[name]) for name in task.eval_splits}
-    model = AutoModelForSequenceClassification.from_pretrained(location, num_labels=task.num_labels)
+    # float32 like layerdrop's run, whatever dtype the checkpoint is stored in (benchmarks/bundle.py --fp16)
+    model = AutoModelForSequenceClassification.from_pretrained(location, num_labels=task.num_labels, dtype=torch.float32)
     reset_head(model, args.seed)  # the head layerdrop's run starts from
     on_cpu = not args.device.startswith("cuda")
     with tempfile.TemporaryDirectory() as out:
