@@ -6,11 +6,16 @@ KeyboardInterrupt wherever the main thread is. If that is library code with a ba
 optional imports are written so), the exception is swallowed and the run would train on until
 the scheduler's SIGKILL, leaving no record. So the signal is also remembered, and the training and
 evaluation loops call `check()` once per batch, which raises it again.
+
+Where Python cannot raise at all (a `__del__`, a weakref callback), it prints the interrupt as
+"Exception ignored in ... Traceback" and goes on. That one is remembered too, so `install()`
+keeps it off the user's terminal; any other such exception is printed as usual.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 
 _pending = False
 
@@ -21,10 +26,17 @@ def _raise(signum, frame):
     raise KeyboardInterrupt
 
 
+def _unraisable(unraisable) -> None:
+    if _pending and isinstance(unraisable.exc_value, KeyboardInterrupt):
+        return  # check() raises it again where it can be handled
+    sys.__unraisablehook__(unraisable)
+
+
 def install() -> None:
     """SIGINT and SIGTERM raise KeyboardInterrupt, also in a process started in the background."""
     signal.signal(signal.SIGTERM, _raise)
     signal.signal(signal.SIGINT, _raise)
+    sys.unraisablehook = _unraisable
 
 
 def check() -> None:
