@@ -12,6 +12,8 @@
 #   DEVICE=cuda PRECISION=bf16
 #   REPEATS=3              finetune_vs_trainer rounds on SST-2 (one seed each); RTE runs one
 #   QUICK=1                every script's --quick: a smoke run of the plumbing, not figures
+#   LIMIT=0                seconds each script may run before it is stopped (0: no limit), so one
+#                          that hangs leaves time for the rest under a session's time cap
 # About 5 minutes on one H100/H200-class GPU without QUICK (an estimate: not yet run on one).
 set -uo pipefail
 
@@ -30,7 +32,7 @@ check() {  # check NAME SCRIPT ARGS...: run one benchmark, keep its log, note a 
     local name=$1 script=$2
     shift 2
     echo "== $name: $script $*"
-    "$py" "$here/$script" "$@" 2>&1 | tee "$out/$name.log"
+    timeout "${LIMIT:-0}" "$py" "$here/$script" "$@" 2>&1 | tee "$out/$name.log"
     local rc=${PIPESTATUS[0]}
     if ((rc != 0)); then
         echo "== $name exited $rc" | tee -a "$out/$name.log"
