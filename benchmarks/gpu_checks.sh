@@ -25,6 +25,7 @@ quick=()
 [[ -n ${QUICK:-} ]] && quick=(--quick)
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
+: >"$out/summary.txt"
 export LAYERDROP_NO_PROGRESS=1 PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 
 failed=0
@@ -32,12 +33,18 @@ check() {  # check NAME SCRIPT ARGS...: run one benchmark, keep its log, note a 
     local name=$1 script=$2
     shift 2
     echo "== $name: $script $*"
-    timeout "${LIMIT:-0}" "$py" "$here/$script" "$@" 2>&1 | tee "$out/$name.log"
+    # -k: a script that ignores SIGTERM at its limit is killed 15 s later
+    timeout -k 15 "${LIMIT:-0}" "$py" "$here/$script" "$@" 2>&1 | tee "$out/$name.log"
     local rc=${PIPESTATUS[0]}
-    if ((rc != 0)); then
+    if ((rc == 124 || rc == 137)); then
+        echo "== $name stopped after LIMIT=${LIMIT} s" | tee -a "$out/$name.log"
+        failed=1
+    elif ((rc != 0)); then
         echo "== $name exited $rc" | tee -a "$out/$name.log"
         failed=1
     fi
+    # after each script, so a run cut short still has the summaries so far
+    grep -h '^SUMMARY' "$out/$name.log" >>"$out/summary.txt"
 }
 
 {
@@ -53,5 +60,6 @@ check drop_speedup drop_speedup.py "${flags[@]}" "${quick[@]}"
 check finetune_sst2 finetune_vs_trainer.py --model "$model" --repeats "${REPEATS:-3}" "${flags[@]}" "${quick[@]}"
 check finetune_rte finetune_vs_trainer.py --model "$model" --task rte "${flags[@]}" "${quick[@]}"
 
-grep -h '^SUMMARY' "$out"/*.log | tee "$out/summary.txt"
+echo "== summaries"
+cat "$out/summary.txt"
 exit $failed

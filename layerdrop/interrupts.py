@@ -26,17 +26,23 @@ def _raise(signum, frame):
     raise KeyboardInterrupt
 
 
+_previous_hook = sys.unraisablehook
+
+
 def _unraisable(unraisable) -> None:
     if _pending and isinstance(unraisable.exc_value, KeyboardInterrupt):
         return  # check() raises it again where it can be handled
-    sys.__unraisablehook__(unraisable)
+    _previous_hook(unraisable)  # whoever handled them before: Python's printer, pytest, a host program
 
 
 def install() -> None:
     """SIGINT and SIGTERM raise KeyboardInterrupt, also in a process started in the background."""
+    global _previous_hook
     signal.signal(signal.SIGTERM, _raise)
     signal.signal(signal.SIGINT, _raise)
-    sys.unraisablehook = _unraisable
+    if sys.unraisablehook is not _unraisable:
+        _previous_hook = sys.unraisablehook
+        sys.unraisablehook = _unraisable
 
 
 def check() -> None:

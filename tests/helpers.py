@@ -82,11 +82,13 @@ def invoke_cli(*args: str) -> subprocess.CompletedProcess:
     from layerdrop.cli import app
 
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    unraisable = sys.unraisablehook
     try:
         result = CliRunner().invoke(app, list(args))
     finally:
         for sig, handler in handlers.items():  # `sweep` and `run` install their own
             signal.signal(sig, handler)
+        sys.unraisablehook = unraisable  # and their own hook (layerdrop.interrupts)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception  # a crash, not an exit code: show its traceback
     return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
