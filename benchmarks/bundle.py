@@ -34,7 +34,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--model", default="minilm-l6", help="layerdrop alias or local model folder (default minilm-l6)")
     p.add_argument("--tasks", default="sst2,rte", help="GLUE tasks to copy, comma-separated (default sst2,rte)")
     p.add_argument("--data-dir", help="GLUE folder (default $LAYERDROP_GLUE_DIR, else ../shared/data/glue)")
-    p.add_argument("--fp16", action="store_true", help="store *.safetensors float32 weights as float16 (half the bytes; runs load them back as float32, each within 2**-11)")
+    p.add_argument("--fp16", action="store_true",
+                   help="store *.safetensors float32 weights as float16 (half the bytes; runs load them "
+                        "back as float32, each within 2**-11)")
     return p.parse_args(argv)
 
 
