@@ -36,8 +36,11 @@ check() {  # check NAME SCRIPT ARGS...: run one benchmark, keep its log, note a 
     # -k: a script that ignores SIGTERM at its limit is killed 15 s later
     timeout -k 15 "${LIMIT:-0}" "$py" "$here/$script" "$@" 2>&1 | tee "$out/$name.log"
     local rc=${PIPESTATUS[0]}
-    if ((rc == 124 || rc == 137)); then
-        echo "== $name stopped after LIMIT=${LIMIT} s" | tee -a "$out/$name.log"
+    if ((${LIMIT:-0} > 0 && rc == 124)); then
+        echo "== $name stopped after LIMIT=$LIMIT s" | tee -a "$out/$name.log"
+        failed=1
+    elif ((rc == 137)); then
+        echo "== $name killed (SIGKILL: out of memory, or LIMIT's -k after it ignored SIGTERM)" | tee -a "$out/$name.log"
         failed=1
     elif ((rc != 0)); then
         echo "== $name exited $rc" | tee -a "$out/$name.log"

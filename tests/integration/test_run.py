@@ -13,7 +13,7 @@ from layerdrop.config import RunConfig
 from layerdrop.errors import RunFailed
 from layerdrop.runner import run
 from tests.glue_fixtures import write_glue
-from tests.helpers import assert_clean_error, assert_failed_run, invoke_cli, run_cli, tiny_model_dir
+from tests.helpers import assert_clean_error, assert_failed_run, bert_tokenizer, invoke_cli, run_cli, tiny_model_dir
 
 # Training flags that make a tiny run take a second or two.
 FAST = ["--epochs", "1", "--batch-size", "4", "--max-seq-length", "32", "--learning-rate", "1e-3"]
@@ -158,9 +158,7 @@ def test_half_precision_checkpoint_trains_in_float32(tiny_dirs, glue_dir, tmp_pa
 
     half = tmp_path / "fp16-checkpoint"
     AutoModel.from_pretrained(tiny_dirs["bert"]).half().save_pretrained(half)
-    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
-        if (tiny_dirs["bert"] / name).exists():
-            (half / name).write_bytes((tiny_dirs["bert"] / name).read_bytes())
+    bert_tokenizer(half).save_pretrained(half)  # the tokenizer tiny_model_dir saves
     assert AutoModel.from_pretrained(half).dtype == torch.float16  # the premise: stored dtype comes back
     out = tmp_path / "fine-tuned"
     cfg = RunConfig(model=str(half), task="sst2", k=1, data_dir=str(glue_dir), epochs=1, batch_size=4, max_seq_length=32)
