@@ -81,8 +81,8 @@ def main(argv=None) -> int:
     _common.offline()
     args = parse_args(argv)
     from layerdrop.errors import LayerdropError
-    from layerdrop.models import resolve
-    from layerdrop.tasks import get_task
+    from layerdrop.models.loading import resolve
+    from layerdrop.data.tasks import get_task
 
     if args.dest.exists():
         raise SystemExit(f"{args.dest} exists already: pass a new folder")

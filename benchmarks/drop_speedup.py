@@ -1,11 +1,13 @@
 """Does dropping K of L layers cut compute by K/L? Inference and training-step time against (L-K)/L.
 
 A BERT-base-shaped classifier (`BertConfig()` defaults, random weights) is cut with
-`layerdrop.surgery.drop_layers` (the `top` strategy's layers) to K = 0, 2, 4, 6 dropped, and each
+`layerdrop.models.surgery.drop_layers` (the `top` strategy's layers) to K = 0, 2, 4, 6 dropped, and each
 model is timed on a fixed batch of random token ids with a full attention mask:
 
 - inference: one forward pass under `torch.inference_mode()`;
-- training step: forward + backward + AdamW step (fused, as layerdrop trains) + zero_grad.
+- training step: forward + backward + AdamW step (fused, as layerdrop trains) + zero_grad;
+- fast training step (`train-fast`): the same with `--fast`'s compact_vocab (only the batch's rows
+  of the word-embedding table train), as `layerdrop run --fast` trains.
 
 Each (repeat, K) block runs warm-up iterations, then times `--iters` iterations and keeps the mean;
 the reported time is the median over repeats. The K values are interleaved within every repeat
@@ -41,8 +43,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--iters", type=int, default=3, help="inference iterations per block (default 3)")
     p.add_argument("--train-iters", type=int, default=2, help="training steps per block (default 2)")
     p.add_argument("--warmup", type=int, default=1, help="untimed iterations before each block (default 1)")
-    p.add_argument("--modes", default="infer,train",
-                   help="what to time, comma-separated: infer, train or both (default infer,train); the verdict covers those timed")
+    p.add_argument("--modes", default="infer,train,train-fast",
+                   help="what to time, comma-separated: infer, train, train-fast (default all three); the verdict covers those timed")
     p.add_argument("--seed", type=int, default=0)
     _common.device_arguments(p)
     p.add_argument("--quick", action="store_true", help="batch 8, 3 repeats, 2 inference iterations and 1 training step per block")
@@ -50,9 +52,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.quick:
         args.batch_size, args.repeats, args.iters, args.train_iters = 8, 3, 2, 1
     args.ks = sorted({int(k) for k in args.ks.split(",")})
-    args.modes = [m for m in ("infer", "train") if m in {m.strip() for m in args.modes.split(",")}]
+    args.modes = [m for m in ("infer", "train", "train-fast") if m in {m.strip() for m in args.modes.split(",")}]
     if not args.modes:
-        p.error("--modes: name infer, train or both")
+        p.error("--modes: name infer, train, train-fast or several")
     if 0 not in args.ks:
         p.error("--ks must include 0 (the reference)")
     return args
@@ -62,8 +64,8 @@ def build_models(args) -> tuple[int, dict]:
     import torch
     from transformers import AutoModelForSequenceClassification, BertConfig
 
-    from layerdrop import registry
-    from layerdrop.surgery import count_parameters, drop_layers
+    from layerdrop.selection import registry
+    from layerdrop.models.surgery import count_parameters, drop_layers
 
     torch.manual_seed(args.seed)
     base = AutoModelForSequenceClassification.from_config(BertConfig())
@@ -115,8 +117,13 @@ def main(argv=None) -> int:
 
         return block(step, args.iters)
 
-    def train_block(model) -> float:
+    def train_block(model, fast: bool = False) -> float:
         model.train()
+        compaction = None
+        if fast:
+            from layerdrop.training.fast import compact_vocab
+
+            compaction = compact_vocab.compact(model, batch["input_ids"].tolist(), 0, 0.0)
         # A fresh optimizer per block (its state is made in the warm-up), so only one K holds AdamW state.
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=device_type in ("cpu", "cuda"))
 
@@ -129,6 +136,8 @@ def main(argv=None) -> int:
 
         seconds = block(step, args.train_iters)
         del optimizer
+        if compaction is not None:
+            compaction.restore()
         return seconds
 
     print(f"# {_common.machine()}")
@@ -136,7 +145,7 @@ def main(argv=None) -> int:
           f"{args.precision}, {args.repeats} repeats, {args.iters} inference / {args.train_iters} training iterations "
           f"per block, {args.warmup} warm-up, timing {' and '.join(args.modes)}")
     times = {mode: {k: [] for k in args.ks} for mode in args.modes}
-    blocks = {"infer": infer_block, "train": train_block}
+    blocks = {"infer": infer_block, "train": train_block, "train-fast": lambda model: train_block(model, fast=True)}
     for repeat in range(args.repeats):
         order = args.ks[repeat % len(args.ks):] + args.ks[: repeat % len(args.ks)]  # rotate: no K always goes first
         for k in order:

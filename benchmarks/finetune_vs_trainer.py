@@ -1,9 +1,10 @@
 """layerdrop's fine-tuning against transformers' Trainer: same model, data, hyperparameters, seed.
 
-Three systems run alternately in one process (A B C A B C ...), so machine noise spreads evenly:
+Four systems run alternately in one process (A B C D A B C D ...), so machine noise spreads evenly:
 
-- layerdrop: `layerdrop.runner.run(RunConfig(...), results=None)`, the real code path (per-batch
-  padding, length-grouped batches, fused AdamW, length-sorted evaluation).
+- layerdrop: `layerdrop.experiments.runner.run(RunConfig(...), results=None)`, the real code path in
+  stock mode (per-batch padding, length-grouped batches, fused AdamW, length-sorted evaluation).
+- layerdrop --fast: the same with `fast=True` (`layerdrop.training.fast`).
 - default: `Trainer` configured like `run_glue.py`'s defaults: every example padded to
   max_seq_length (tokenizer `padding="max_length"`) and the default data collator.
 - tuned: `Trainer` with per-batch padding (`DataCollatorWithPadding`).
@@ -32,7 +33,8 @@ from dataclasses import dataclass
 
 import _common
 
-SYSTEMS = ("layerdrop", "default", "tuned")
+SYSTEMS = ("layerdrop", "layerdrop --fast", "default", "tuned")
+OURS = SYSTEMS[:2]
 TARGET_DEFAULT, TARGET_TUNED, TARGET_POINTS = 0.25, 0.8, 1.0
 
 
@@ -61,7 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--eval-batch-size", type=int, default=128, help="the same for all three (layerdrop's default)")
     p.add_argument("--max-seq-length", type=int, default=128)
     p.add_argument("--seed", type=int, default=42, help="seed of the first round; round r uses seed + r - 1 (default 42)")
-    p.add_argument("--repeats", type=int, default=1, help="rounds of A B C, one seed each (default 1)")
+    p.add_argument("--repeats", type=int, default=1, help="rounds of A B C D, one seed each (default 1)")
     p.add_argument("--trainer-optim", default="adamw_torch", choices=("adamw_torch", "adamw_torch_fused"),
                    help="Trainer optimizer (default adamw_torch; transformers 5's own default is adamw_torch_fused)")
     _common.device_arguments(p)
@@ -88,24 +90,24 @@ def _warm_imports() -> None:
     import torch  # noqa: F401
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments  # noqa: F401
 
-    import layerdrop.data  # noqa: F401
-    import layerdrop.metrics  # noqa: F401
-    import layerdrop.runner  # noqa: F401
-    import layerdrop.train  # noqa: F401
+    import layerdrop.data.loading  # noqa: F401
+    import layerdrop.data.metrics  # noqa: F401
+    import layerdrop.experiments.runner  # noqa: F401
+    import layerdrop.training.loop  # noqa: F401
 
 
-def run_layerdrop(args, glue: str, repeat: int) -> Result:
-    from layerdrop.config import RunConfig
-    from layerdrop.runner import run
+def run_layerdrop(args, glue: str, repeat: int, fast: bool) -> Result:
+    from layerdrop.experiments.config import RunConfig
+    from layerdrop.experiments.runner import run
 
     cfg = RunConfig(model=args.model, task=args.task, strategy="top", k=0, seed=args.seed, data_dir=glue,
                     max_train_samples=args.train_samples, epochs=args.epochs, learning_rate=args.learning_rate,
                     batch_size=args.batch_size, eval_batch_size=args.eval_batch_size,
-                    max_seq_length=args.max_seq_length, device=args.device, precision=args.precision)
+                    max_seq_length=args.max_seq_length, device=args.device, precision=args.precision, fast=fast)
     start = time.perf_counter()
     record = run(cfg, results=None)
     total = time.perf_counter() - start
-    return Result("layerdrop", repeat, record["train_seconds"], record["eval_seconds"], total,
+    return Result(SYSTEMS[int(fast)], repeat, record["train_seconds"], record["eval_seconds"], total,
                   record["train_steps"], record["main_metric"]["value"])
 
 
@@ -114,11 +116,11 @@ def run_trainer(args, glue: str, repeat: int, static: bool) -> Result:
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, PrinterCallback,
                               Trainer, TrainingArguments, default_data_collator)
 
-    from layerdrop.data import load_task_data, subsample
-    from layerdrop.metrics import compute_metrics
-    from layerdrop.models import resolve
-    from layerdrop.resources import reset_head
-    from layerdrop.tasks import get_task
+    from layerdrop.data.loading import load_task_data, subsample
+    from layerdrop.data.metrics import compute_metrics
+    from layerdrop.models.loading import resolve
+    from layerdrop.experiments.resources import reset_head
+    from layerdrop.data.tasks import get_task
 
     start = time.perf_counter()
     task = get_task(args.task)
@@ -170,7 +172,7 @@ def run_trainer(args, glue: str, repeat: int, static: bool) -> Result:
 def main(argv=None) -> int:
     args = _common.setup(parse_args, argv)
     glue = _common.glue_dir(args.data_dir)
-    from layerdrop.models import resolve
+    from layerdrop.models.loading import resolve
 
     print(f"# {_common.machine()}")
     print(f"# {args.model} ({resolve(args.model).location}), {args.task}, {args.train_samples} train examples, "
@@ -183,8 +185,8 @@ def main(argv=None) -> int:
         for system in SYSTEMS:  # A B C A B C ...: noise spreads over all three
             _reset_accelerate()
             gc.collect()
-            if system == "layerdrop":
-                results.append(run_layerdrop(round_args, glue, repeat))
+            if system in OURS:
+                results.append(run_layerdrop(round_args, glue, repeat, fast=system != "layerdrop"))
             else:
                 results.append(run_trainer(round_args, glue, repeat, static=system == "default"))
             r = results[-1]
@@ -200,26 +202,29 @@ def main(argv=None) -> int:
                for f in ("train_s", "eval_s", "total_s")} for s in SYSTEMS}
     for s in SYSTEMS:  # the metric is a mean over the rounds' seeds, not a median
         med[s]["metric"] = statistics.fmean(r.metric for r in results if r.system == s)
-    ld = med["layerdrop"]
     rows = []
-    for s in SYSTEMS:
-        m = med[s]
-        rows.append([s, m["train_s"], m["eval_s"], m["total_s"], ld["train_s"] / m["train_s"], ld["eval_s"] / m["eval_s"],
-                     ld["total_s"] / m["total_s"], m["metric"], 100 * (ld["metric"] - m["metric"])])
+    for ours in OURS:
+        ld = med[ours]
+        for s in SYSTEMS[2:]:
+            m = med[s]
+            rows.append([ours, s, m["train_s"], m["eval_s"], m["total_s"], ld["train_s"] / m["train_s"],
+                         ld["eval_s"] / m["eval_s"], ld["total_s"] / m["total_s"], m["metric"], 100 * (ld["metric"] - m["metric"])])
     print()
     print(f"times: medians over {args.repeats} round(s); metric: mean over seeds {args.seed}..{args.seed + args.repeats - 1}; "
-          f"ratio = layerdrop / system; dpoints = layerdrop - system, in points")
-    print(_common.table(["system", "train_s", "eval_s", "total_s", "ratio_train", "ratio_eval", "ratio_total",
+          f"ratio = ours / system; dpoints = ours - system, in points")
+    print(_common.table(["ours", "system", "train_s", "eval_s", "total_s", "ratio_train", "ratio_eval", "ratio_total",
                          "metric", "dpoints"], rows))
-    r_default = ld["total_s"] / med["default"]["total_s"]
-    r_tuned = ld["total_s"] / med["tuned"]["total_s"]
-    d_default = 100 * (ld["metric"] - med["default"]["metric"])
-    d_tuned = 100 * (ld["metric"] - med["tuned"]["metric"])
-    ok = r_default <= TARGET_DEFAULT and r_tuned <= TARGET_TUNED and max(abs(d_default), abs(d_tuned)) <= TARGET_POINTS
     print()
-    print(f"SUMMARY finetune_vs_trainer: layerdrop = {r_default:.2f}x run_glue default (target <= {TARGET_DEFAULT}), "
-          f"{r_tuned:.2f}x tuned Trainer (target <= {TARGET_TUNED}); metric {d_default:+.1f} / {d_tuned:+.1f} points "
-          f"vs default / tuned (target within {TARGET_POINTS:g}): {'PASS' if ok else 'FAIL'}")
+    for ours in OURS:
+        ld = med[ours]
+        r_default = ld["total_s"] / med["default"]["total_s"]
+        r_tuned = ld["total_s"] / med["tuned"]["total_s"]
+        d_default = 100 * (ld["metric"] - med["default"]["metric"])
+        d_tuned = 100 * (ld["metric"] - med["tuned"]["metric"])
+        ok = r_default <= TARGET_DEFAULT and r_tuned <= TARGET_TUNED and max(abs(d_default), abs(d_tuned)) <= TARGET_POINTS
+        print(f"SUMMARY finetune_vs_trainer ({ours}): {r_default:.2f}x run_glue default (target <= {TARGET_DEFAULT}), "
+              f"{r_tuned:.2f}x tuned Trainer (target <= {TARGET_TUNED}); metric {d_default:+.1f} / {d_tuned:+.1f} points "
+              f"vs default / tuned (target within {TARGET_POINTS:g}): {'PASS' if ok else 'FAIL'}")
     return 0
 
 

@@ -1,7 +1,7 @@
 """How many tokens does an epoch of training batches pad to, for each length-grouping group size?
 
 Tokenizes a task's training subsample as `layerdrop run` does and builds one epoch of batches
-with the same functions the training loop uses (`layerdrop.batching`): random batches
+with the same functions the training loop uses (`layerdrop.data.batching`): random batches
 (`--no-group-by-length`) and length groups of G batches (`--length-group-batches G`). Padded
 tokens are what the model computes on; the real-token share is how much of that is not padding.
 Needs no model weights beyond the tokenizer and runs in seconds.
@@ -42,10 +42,10 @@ def main(argv=None) -> int:
     glue = _common.glue_dir(args.data_dir)
     import torch
 
-    from layerdrop import models
-    from layerdrop.batching import encode, length_grouped_batches, padded_tokens, shuffled_batches
-    from layerdrop.data import load_task_data, subsample
-    from layerdrop.tasks import get_task
+    from layerdrop.models import loading as models
+    from layerdrop.data.batching import encode, length_grouped_batches, padded_tokens, shuffled_batches
+    from layerdrop.data.loading import load_task_data, subsample
+    from layerdrop.data.tasks import get_task
 
     tokenizer = models.load_tokenizer(models.resolve(args.model))
     train = subsample(load_task_data(get_task(args.task), glue)["train"], args.train_samples or None, args.seed)

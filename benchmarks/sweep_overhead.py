@@ -1,7 +1,7 @@
 """What does a sweep cell cost beyond its own training and evaluation?
 
 Runs a small sweep in this process, through the same calls as `layerdrop sweep`
-(`layerdrop.sweep.validate`, `expand`, `execute`), with results in a temporary folder: minilm-l6,
+(`layerdrop.experiments.sweep.validate`, `expand`, `execute`), with results in a temporary folder: minilm-l6,
 an SST-2 subsample, 2 strategies x K = 1, 2, one seed. For each record,
 
     overhead = total_seconds - train_seconds - eval_seconds
@@ -39,6 +39,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--epochs", type=float, default=1.0)
     p.add_argument("--learning-rate", type=float, default=1e-4)
     p.add_argument("--baseline", action="store_true", help="include the K=0 cell (it runs first)")
+    p.add_argument("--fast", action="store_true", help="cells train with layerdrop's --fast paths (default: stock)")
     _common.device_arguments(p)
     p.add_argument("--quick", action="store_true", help="evaluate on a 200-example dev subsample")
     args = p.parse_args(argv)
@@ -50,10 +51,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = _common.setup(parse_args, argv)
     glue = _common.glue_dir(args.data_dir)
-    from layerdrop.sweep import StrategySpec, SweepConfig, execute, expand, validate
+    from layerdrop.experiments.sweep import StrategySpec, SweepConfig, execute, expand, validate
 
     train = {"data_dir": glue, "max_train_samples": args.train_samples, "epochs": args.epochs,
-             "learning_rate": args.learning_rate, "device": args.device, "precision": args.precision}
+             "learning_rate": args.learning_rate, "device": args.device, "precision": args.precision, "fast": args.fast}
     if args.eval_samples:
         train["max_eval_samples"] = args.eval_samples
     sweep = SweepConfig(name="overhead", models=(args.model,), tasks=(args.task,), seeds=(args.seed,),
@@ -61,7 +62,8 @@ def main(argv=None) -> int:
                         ks=tuple(int(k) for k in args.ks.split(",")), baseline=args.baseline, train=train)
     print(f"# {_common.machine()}")
     print(f"# {args.model}, {args.task}, {args.train_samples} train examples, dev "
-          f"{args.eval_samples or 'full'}, {args.epochs:g} epoch(s), {args.device} {args.precision}")
+          f"{args.eval_samples or 'full'}, {args.epochs:g} epoch(s), {args.device} {args.precision}, "
+          f"{'--fast' if args.fast else 'stock'}")
     validate(sweep)
     cells = expand(sweep)
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,7 +87,7 @@ def main(argv=None) -> int:
     med = _common.median(shares)
     ok = med == med and med < TARGET
     print()
-    print(f"SUMMARY sweep_overhead: median overhead = {med:.1%} of cell time over {len(shares)} cells after the first "
+    print(f"SUMMARY sweep_overhead ({'--fast' if args.fast else 'stock'}): median overhead = {med:.1%} of cell time over {len(shares)} cells after the first "
           f"(target < {TARGET:.0%}): {'PASS' if ok else 'FAIL'}")
     return 0
 

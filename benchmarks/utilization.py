@@ -4,12 +4,11 @@
    several sizes, each timed in windows of at least `--window` seconds; the best sustained GFLOP/s
    is the peak. It is measured before and after the run and the higher value is kept, so a busy
    spell during one measurement does not flatter the utilization.
-2. Fine-tuning: `layerdrop.runner.run` (minilm-l6, a seeded SST-2 subsample, K=0 by default).
+2. Fine-tuning: `layerdrop.experiments.runner.run` (minilm-l6, a seeded SST-2 subsample, K=0 by default).
 3. Achieved FLOP/s = the run record's `throughput.tokens_per_second` (real tokens only) times the
-   training FLOPs per real token of `layerdrop/flops.py`:
+   training FLOPs per real token of `layerdrop/training/flops.py`:
    6 * (parameters_after - embedding parameters) + 12 * L * h * sum(n**2) / sum(n), over the
-   batches the run trained on, less the last layer's positions other than the summary token, which
-   `layerdrop.summary_only` never computes (`--full-last-layer` computes them, and counts them).
+   batches the run trained on. `--fast` fine-tunes with layerdrop's --fast paths.
    The record's own `throughput.utilization` (the same FLOPs against the 0.3 s matmul
    measurement `run` makes after training) is printed beside it as a cross-check.
 
@@ -44,14 +43,13 @@ import time
 
 import _common
 
-from layerdrop import flops
+from layerdrop.training import flops
 
-TARGET = 0.60
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=f"target: achieved training FLOP/s >= {TARGET:.0%} of the measured matmul peak on CPU")
+                                epilog="No target: the CPU-utilization target is retired; the figure is reported as measured.")
     p.add_argument("--model", default="minilm-l6")
     p.add_argument("--task", default="sst2")
     p.add_argument("--data-dir", help="GLUE folder (default $LAYERDROP_GLUE_DIR, else ../shared/data/glue)")
@@ -67,12 +65,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--interleave", type=float, default=2.0,
                    help="seconds of training between matmul pauses for the time-matched peak; 0: none (default 2.0)")
     p.add_argument("--pause-window", type=float, default=0.2, help="seconds per matmul pause (default 0.2)")
-    p.add_argument("--full-vocab", action="store_true",
-                   help="train the whole word-embedding table, as before compaction (layerdrop.train.COMPACT_VOCAB off)")
-    p.add_argument("--full-last-layer", action="store_true",
-                   help="the last layer computes every position, as before summary-only (layerdrop.train.SUMMARY_ONLY off)")
-    p.add_argument("--torch-dropout", action="store_true",
-                   help="dropout masks from torch's generator, as before layerdrop.dropout (layerdrop.train.FAST_DROPOUT off)")
+    p.add_argument("--fast", action="store_true", help="fine-tune with layerdrop's --fast paths (default: stock)")
     p.add_argument("--workers", type=int, default=1,
                    help="concurrent fine-tuning processes, cores/N threads each; their FLOP/s are summed (default 1)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # internal: one of the --workers processes
@@ -88,7 +81,7 @@ def matmul_peak(args) -> list[tuple[int, float]]:
     """(size, best GFLOP/s over the windows) for each matrix size: the records' measurement, longer."""
     import torch
 
-    from layerdrop.hardware import measure_matmul_gflops
+    from layerdrop.training.hardware import measure_matmul_gflops
 
     dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (
@@ -123,7 +116,7 @@ class TimeMatchedPeak:
     def _after_step(self, optimizer, args, kwargs) -> None:
         import torch
 
-        from layerdrop.hardware import measure_matmul_gflops
+        from layerdrop.training.hardware import measure_matmul_gflops
 
         if str(self.device).startswith("cuda"):
             torch.cuda.synchronize()  # the step's queued kernels are training time, not pause
@@ -150,10 +143,10 @@ def embedding_parameters(config) -> int:
 
 def train_lengths(args, glue: str, source) -> list[int]:
     """Real token count of each training example, tokenized exactly as layerdrop tokenizes it."""
-    from layerdrop.batching import encode
-    from layerdrop.data import load_task_data, subsample
-    from layerdrop.models import load_tokenizer
-    from layerdrop.tasks import get_task
+    from layerdrop.data.batching import encode
+    from layerdrop.data.loading import load_task_data, subsample
+    from layerdrop.models.loading import load_tokenizer
+    from layerdrop.data.tasks import get_task
 
     raw = load_task_data(get_task(args.task), glue)
     split = subsample(raw["train"], args.train_samples, args.seed)
@@ -162,20 +155,15 @@ def train_lengths(args, glue: str, source) -> list[int]:
 
 def fine_tune(args, glue: str) -> dict:
     """One fine-tuning run in this process, and its achieved FLOP/s over real tokens."""
-    import layerdrop.train
-    from layerdrop.config import RunConfig
-    from layerdrop.models import load_config, resolve
-    from layerdrop.runner import run
+    from layerdrop.experiments.config import RunConfig
+    from layerdrop.models.loading import load_config, resolve
+    from layerdrop.experiments.runner import run
 
     import torch
 
-    layerdrop.train.COMPACT_VOCAB = not args.full_vocab
-    layerdrop.train.SUMMARY_ONLY = not args.full_last_layer
-    layerdrop.train.FAST_DROPOUT = not args.torch_dropout
-
     cfg = RunConfig(model=args.model, task=args.task, strategy="top", k=args.k, seed=args.seed, data_dir=glue,
                     max_train_samples=args.train_samples, epochs=args.epochs, learning_rate=args.learning_rate,
-                    batch_size=args.batch_size, device=args.device, precision=args.precision)
+                    batch_size=args.batch_size, device=args.device, precision=args.precision, fast=args.fast)
     dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
     with TimeMatchedPeak(args.device, dtype, 4096 if args.device.startswith("cuda") else 1024,
                          args.interleave, args.pause_window) as matched:
@@ -184,8 +172,7 @@ def fine_tune(args, glue: str) -> dict:
     config = load_config(source)
     embeddings = embedding_parameters(config)
     lengths = train_lengths(args, glue, source)
-    # The record's FLOPs (`layerdrop.flops`: real tokens, less the last layer's skipped positions
-    # when `layerdrop.summary_only` ran) per real token it trained on.
+    # The record's FLOPs (`layerdrop.training.flops`: real tokens only) per real token it trained on.
     throughput = record["throughput"]
     per_token = throughput["train_gflops_per_second"] * 1e9 / throughput["tokens_per_second"]
     return {"record": record, "hidden": config.hidden_size, "embeddings": embeddings, "lengths": lengths,
@@ -280,13 +267,12 @@ def main(argv=None) -> int:
     print()
     layout = f"{len(runs)} single-threaded processes" if len(runs) > 1 else "one process"
     best = f"{utilization:.1%} of the best window before/after ({achieved:.1f} of {peak:.1f} GFLOP/s)"
+    regime = "--fast" if args.fast else "stock"
     if matched:
-        print(f"SUMMARY utilization ({layout}): {matched_utilization:.1%} of the time-matched matmul rate "
-              f"({achieved:.1f} of {matched_peak:.1f} GFLOP/s); {best} (target >= {TARGET:.0%} on CPU, "
-              f"time-matched): {'PASS' if matched_utilization >= TARGET else 'FAIL'}")
+        print(f"SUMMARY utilization ({layout}, {regime}): {matched_utilization:.1%} of the time-matched matmul rate "
+              f"({achieved:.1f} of {matched_peak:.1f} GFLOP/s); {best}")
     else:
-        print(f"SUMMARY utilization ({layout}): {best} (target >= {TARGET:.0%} on CPU): "
-              f"{'PASS' if utilization >= TARGET else 'FAIL'}")
+        print(f"SUMMARY utilization ({layout}, {regime}): {best}")
     return 0
 
 

@@ -4,4 +4,4 @@ The library is importable without typer; heavy imports (torch, transformers) hap
 functions that need them, so `import layerdrop` and `layerdrop --help` stay instant.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Literal
 
 from layerdrop.errors import UsageError
-from layerdrop.strategy import SelectionContext
+from layerdrop.selection.strategy import SelectionContext
 
 
 def alternate(n_layers: int, k: int, ctx: SelectionContext, *, parity: Literal["even", "odd"] = "even") -> list[int]:

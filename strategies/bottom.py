@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from layerdrop.strategy import SelectionContext
+from layerdrop.selection.strategy import SelectionContext
 
 
 def bottom(n_layers: int, k: int, ctx: SelectionContext) -> list[int]:

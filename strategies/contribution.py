@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Literal
 
 from layerdrop.errors import UsageError
-from layerdrop.strategy import SelectionContext
+from layerdrop.selection.strategy import SelectionContext
 
 
 def contribution(
@@ -19,7 +19,7 @@ def contribution(
 
     A layer's score is the mean cosine similarity between the summary token's hidden state at
     the layer's input and at its output, over `n_examples` examples of the task's `split`, on the
-    pretrained model (see layerdrop/scoring.py). With `threshold`, every layer scoring above it
+    pretrained model (see layerdrop/analysis/scoring.py). With `threshold`, every layer scoring above it
     is dropped, as in the paper (then K follows from the threshold); with --k, the K most
     similar layers are dropped. `split=validation` reproduces the paper's dev-set recipe.
     """

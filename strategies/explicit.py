@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from layerdrop.errors import UsageError
-from layerdrop.strategy import SelectionContext
+from layerdrop.selection.strategy import SelectionContext
 
 
 def explicit(n_layers: int, k: int | None, ctx: SelectionContext, *, layers: tuple[int, ...]) -> list[int]:

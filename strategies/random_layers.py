@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import random
 
-from layerdrop.strategy import SelectionContext
+from layerdrop.selection.strategy import SelectionContext
 
 
 def random_layers(n_layers: int, k: int, ctx: SelectionContext, *, seed: int | None = None) -> list[int]:

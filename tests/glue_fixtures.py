@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from layerdrop.tasks import TASKS
+from layerdrop.data.tasks import TASKS
 
 T = "\t"
 BOM = "\ufeff"

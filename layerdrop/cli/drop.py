@@ -32,8 +32,8 @@ def drop(
 
         layerdrop drop --model ./my-model --layers 0,5 --output out/small --overwrite
     """
-    from layerdrop.config import DropConfig
-    from layerdrop.dropping import drop_and_save
+    from layerdrop.selection.config import DropConfig
+    from layerdrop.selection.dropping import drop_and_save
 
     strategy, params = common.strategy_and_params(strategy, param, layers)
     cfg = DropConfig(model=model, strategy=strategy, k=k, params=params, seed=seed, trust_remote_code=trust_remote_code)

@@ -16,7 +16,7 @@ def models(json: common.Json = False) -> None:
     """
     from rich.table import Table
 
-    from layerdrop.models import ALIASES, resolve
+    from layerdrop.models.loading import ALIASES, resolve
 
     rows = []
     for alias, hub_id in ALIASES.items():

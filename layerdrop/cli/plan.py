@@ -43,8 +43,8 @@ def plan(
 
         layerdrop plan --strategy contribution --param threshold=0.95 --model bert-base --task rte
     """
-    from layerdrop.config import DropConfig
-    from layerdrop.dropping import select_layers
+    from layerdrop.selection.config import DropConfig
+    from layerdrop.selection.dropping import select_layers
     from layerdrop.errors import UsageError
 
     if (n_layers is None) == (model is None):
@@ -55,13 +55,13 @@ def plan(
     if task is not None:
         if model is None:
             raise UsageError("plan --task needs --model", "pass the model whose layers are scored, e.g. --model bert-base")
-        from layerdrop.config import RunConfig
-        from layerdrop.resources import Resources
-        from layerdrop.runner import prepare
+        from layerdrop.experiments.config import RunConfig
+        from layerdrop.experiments.resources import Resources
+        from layerdrop.experiments.runner import choose_layers
 
         run_cfg = RunConfig(model=model, task=task, strategy=strategy, k=k, params=params, seed=seed,
                             data_dir=data_dir, trust_remote_code=trust_remote_code)
-        selection = prepare(run_cfg, Resources())[-1]
+        selection = choose_layers(run_cfg, Resources())[-1]  # loads data only for a strategy that scores
     else:
         cfg = DropConfig(model=model or "", strategy=strategy, k=k, params=params, seed=seed, trust_remote_code=trust_remote_code)
         selection = select_layers(cfg, n_layers=n_layers)

@@ -36,9 +36,9 @@ def report(
     """
     from pathlib import Path
 
-    from layerdrop import report as reports
+    from layerdrop.reporting import report as reports
     from layerdrop.errors import UsageError
-    from layerdrop.report_format import FORMATS, published, render
+    from layerdrop.reporting.formats import FORMATS, published, render
 
     if fmt not in FORMATS:
         raise UsageError(f"unknown --format '{fmt}'", f"choose one of {', '.join(FORMATS)}")
@@ -62,7 +62,7 @@ def report(
     else:
         print(text, end="")
     if plots:
-        from layerdrop.plots import write_plots
+        from layerdrop.reporting.plots import write_plots
 
         written = write_plots(rows, tasks, frame, plots, metric or "main metric")
         common.err.print(f"wrote {len(written)} figures to {plots}", highlight=False, markup=False)

@@ -39,6 +39,7 @@ def run(
     length_group_batches: Annotated[int, training.option("length_group_batches")] = 8,
     device: Annotated[str, training.option("device")] = "auto",
     precision: Annotated[str, training.option("precision")] = "fp32",
+    fast: Annotated[bool, training.option("fast")] = False,
     trust_remote_code: common.TrustRemoteCode = False,
     results: Annotated[str, typer.Option("--results", help="Append the run record (one JSON line) to this file.", rich_help_panel=common.OUTPUT)] = "results/runs.jsonl",
     save_model: Annotated[Optional[str], typer.Option("--save-model", help="Save the fine-tuned smaller model and tokenizer here.", rich_help_panel=common.OUTPUT)] = None,
@@ -58,11 +59,13 @@ def run(
         layerdrop run --model minilm-l6 --task sst2 --k 2 --data-dir ../glue --max-train-samples 2000 --lr 1e-4
 
         layerdrop run --model roberta-base --task mrpc --strategy contribution --param threshold=0.95
+
+        layerdrop run --model bert-base --task sst2 --k 4 --device cuda --precision bf16 --fast
     """
     from layerdrop import interrupts
-    from layerdrop.config import RunConfig
+    from layerdrop.experiments.config import RunConfig
     from layerdrop.errors import UsageError
-    from layerdrop.runner import run as run_experiment
+    from layerdrop.experiments.runner import run as run_experiment
 
     if task is None and train_file is None:
         raise UsageError("run needs --task", "pass a GLUE task such as --task rte, or --train-file/--validation-file")
@@ -75,7 +78,8 @@ def run(
         learning_rate=learning_rate, batch_size=batch_size, eval_batch_size=eval_batch_size,
         max_seq_length=max_seq_length, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
         max_grad_norm=max_grad_norm, optimizer=optimizer, lr_scheduler=lr_scheduler, group_by_length=group_by_length,
-        length_group_batches=length_group_batches, device=device, precision=precision, trust_remote_code=trust_remote_code,
+        length_group_batches=length_group_batches, device=device, precision=precision, fast=fast,
+        trust_remote_code=trust_remote_code,
     )
     interrupts.install()  # SIGTERM like Ctrl-C: the run is recorded as interrupted, exit 130
     record = run_experiment(cfg, results=results, save_model=save_model, overwrite=overwrite)

@@ -17,9 +17,9 @@ def strategies(json: common.Json = False) -> None:
     """
     from rich.table import Table
 
-    from layerdrop import registry
+    from layerdrop.selection import registry
     from layerdrop.errors import UsageError
-    from layerdrop.params import strategy_params
+    from layerdrop.selection.params import strategy_params
 
     rows = []
     for entry in registry.available().values():

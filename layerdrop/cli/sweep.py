@@ -38,6 +38,7 @@ def sweep(
     length_group_batches: Annotated[Optional[int], training.option("length_group_batches", panel=EVERY_CELL)] = None,
     device: Annotated[Optional[str], training.option("device", panel=EVERY_CELL)] = None,
     precision: Annotated[Optional[str], training.option("precision", panel=EVERY_CELL)] = None,
+    fast: Annotated[Optional[bool], training.option("fast", panel=EVERY_CELL)] = None,
     results_dir: Annotated[str, typer.Option("--results-dir", help="Folder holding one folder per sweep.", rich_help_panel=RUNNING)] = "results",
     shard: Annotated[Optional[str], typer.Option("--shard", help="Run shard I of N (I/N): a fixed 1/N of the cells; shards append to the same file safely.", rich_help_panel=RUNNING)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and the layers each drops; run nothing.", rich_help_panel=RUNNING)] = False,
@@ -63,9 +64,9 @@ def sweep(
     flags = {field: value for field, value in locals().items() if field in training.FLAGS and value is not None}
     import dataclasses
 
-    from layerdrop import sweep as sweeps
+    from layerdrop.experiments import sweep as sweeps
     from layerdrop.errors import UsageError
-    from layerdrop.params import parse_pairs
+    from layerdrop.selection.params import parse_pairs
 
     overrides = {"models": list(model or []), "strategies": list(strategy or []), "k": list(k or []),
                  "tasks": list(task or []), "seeds": list(seed or [])}
@@ -101,7 +102,7 @@ def sweep(
     from layerdrop import interrupts
 
     interrupts.install()  # SIGTERM like Ctrl-C: the running record is written as interrupted, exit 130
-    from layerdrop.resources import Resources
+    from layerdrop.experiments.resources import Resources
 
     resources = Resources(shared=True)
     sweeps.check_data(cells, resources)
@@ -132,10 +133,10 @@ def _print_plan(cells, grid, layers: dict[str, int], done: dict[str, dict], as_j
     """The cells of this shard, the layers each drops, and its twin: the first cell of the whole
     grid that trains the same model (data-driven strategies find theirs only at run time, so
     their layers show once the cell is done, from its record)."""
-    from layerdrop import registry
-    from layerdrop.config import config_dict
-    from layerdrop.records import training_identity
-    from layerdrop.strategy import ScoresNeeded
+    from layerdrop.selection import registry
+    from layerdrop.experiments.config import config_dict
+    from layerdrop.experiments.records import training_identity
+    from layerdrop.selection.strategy import ScoresNeeded
 
     dropped, first_with = {}, {}
     for cell in grid:

@@ -32,6 +32,7 @@ FLAGS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "length_group_batches": (("--length-group-batches",), "Batches per length group: each shuffled group of this many batches is sorted by length, then cut into batches. Larger pads less but makes each batch one narrow band of lengths (50, as in transformers' Trainer, nearly sorts a 2,000-example epoch).", TRAIN),
     "device": (("--device",), "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps.", TRAIN),
     "precision": (("--precision",), "fp32, bf16, or fp16 (CUDA only).", TRAIN),
+    "fast": (("--fast/--no-fast",), "Also run layerdrop's speed paths (today: train only the embedding rows the data uses). Same model up to float rounding; part of the run id, and the record's fast_paths lists what ran. Default: stock transformers fine-tuning.", TRAIN),
 }
 
 

@@ -39,11 +39,11 @@ def main(argv=None) -> int:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from layerdrop import registry
-    from layerdrop.data import load_task_data, subsample
-    from layerdrop.models import resolve
-    from layerdrop.surgery import drop_layers
-    from layerdrop.tasks import get_task
+    from layerdrop.selection import registry
+    from layerdrop.data.loading import load_task_data, subsample
+    from layerdrop.models.loading import resolve
+    from layerdrop.models.surgery import drop_layers
+    from layerdrop.data.tasks import get_task
 
     task = get_task(args.task)
     split = subsample(load_task_data(task, args.data_dir)["train"], args.examples, seed=1)

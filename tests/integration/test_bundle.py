@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from layerdrop.config import RunConfig
-from layerdrop.data import load_task_data
-from layerdrop.models import resolve
-from layerdrop.resources import Resources
-from layerdrop.tasks import get_task
+from layerdrop.experiments.config import RunConfig
+from layerdrop.data.loading import load_task_data
+from layerdrop.models.loading import resolve
+from layerdrop.experiments.resources import Resources
+from layerdrop.data.tasks import get_task
 from tests.glue_fixtures import GLUE_FILES, write_glue
 from tests.helpers import tiny_model_dir
 

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from layerdrop.data import load_task_data
-from layerdrop.tasks import get_task
+from layerdrop.data.loading import load_task_data
+from layerdrop.data.tasks import get_task
 
 COUNTS = {"sst2": (67_349, 872), "mrpc": (3_668, 408), "rte": (2_490, 277), "wnli": (635, 71)}
 

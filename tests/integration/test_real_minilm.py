@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from layerdrop.config import RunConfig
-from layerdrop.runner import run
+from layerdrop.experiments.config import RunConfig
+from layerdrop.experiments.runner import run
 from tests.helpers import invoke_cli
 
 

@@ -15,10 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from layerdrop import records, registry
-from layerdrop.claims import claim
+from layerdrop.experiments import records
+from layerdrop.selection import registry
+from layerdrop.experiments.claims import claim
 from layerdrop.errors import UsageError
-from layerdrop.strategy import SelectionContext
+from layerdrop.selection.strategy import SelectionContext
 from tests.glue_fixtures import write_glue
 from tests.helpers import tiny_model_dir
 

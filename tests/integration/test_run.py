@@ -9,19 +9,20 @@ from pathlib import Path
 import pytest
 import torch
 
-from layerdrop.config import RunConfig
+from layerdrop.experiments.config import RunConfig
 from layerdrop.errors import RunFailed
-from layerdrop.runner import run
+from layerdrop.experiments.runner import run
 from tests.glue_fixtures import write_glue
 from tests.helpers import assert_clean_error, assert_failed_run, bert_tokenizer, invoke_cli, run_cli, tiny_model_dir
 
 # Training flags that make a tiny run take a second or two.
-FAST = ["--epochs", "1", "--batch-size", "4", "--max-seq-length", "32", "--learning-rate", "1e-3"]
+QUICK = ["--epochs", "1", "--batch-size", "4", "--max-seq-length", "32", "--learning-rate", "1e-3"]
 RECORD_FIELDS = {
     "schema_version", "run_id", "status", "error", "config", "model", "task", "data", "n_layers_before",
     "n_layers_after", "strategy", "params", "k", "dropped_layers", "kept_layers", "layer_scores",
     "parameters_before", "parameters_after", "metrics", "main_metric", "train_seconds", "eval_seconds",
     "throughput", "memory", "device", "precision", "versions", "started_at", "ended_at", "train_examples", "eval_examples",
+    "fast_paths",
 }
 
 
@@ -58,7 +59,7 @@ def tiny_dirs(tmp_path_factory) -> dict[str, Path]:
 def test_cli_run_end_to_end(family, tiny_dirs, glue_dir, tmp_path):
     results = tmp_path / "runs.jsonl"
     result = run_cli("run", "--model", str(tiny_dirs[family]), "--task", "sst2", "--strategy", "top", "--k", "2",
-                     "--data-dir", str(glue_dir), "--results", str(results), *FAST)
+                     "--data-dir", str(glue_dir), "--results", str(results), *QUICK)
     assert result.returncode == 0, result.stderr
     assert "sst2" in result.stdout and "accuracy=" in result.stdout
     (record,) = [json.loads(line) for line in results.read_text().splitlines()]
@@ -95,14 +96,28 @@ def test_same_seed_same_metrics_and_seed_matters(tiny_dirs, glue_dir):
     assert first["train_loss_last_epoch"] == second["train_loss_last_epoch"] > 0
     assert 0 < first["train_label_entropy"] <= math.log(2)
     assert len(first["train_loss_by_epoch"]) == 2 and first["train_loss_by_epoch"][-1] == first["train_loss_last_epoch"]
-    # Of the tiny table's 128 rows (78 tokens, tests/helpers.py), MRPC's two training pairs use a few.
-    assert 4 < first["trained_embedding_rows"] < 20
-    assert first["summary_only_last_layer"] is True  # a BERT classifier: its last layer ran for [CLS] only
-    assert first["dropout_masks"] == "sfc64"  # fp32 on CPU: layerdrop.dropout drew the masks
-    assert first["unpadded_sublayers"] is True  # the per-token blocks skipped the padding
+    # Stock by default: no speed path ran, and none of the old always-on ones is recorded.
+    assert first["config"]["fast"] is False and first["fast_paths"] == [] and first["trained_embedding_rows"] is None
+    assert not {"summary_only_last_layer", "dropout_masks", "unpadded_sublayers"} & set(first)
     other = run(RunConfig(**base, seed=7), results=None)
     assert other["final_train_loss"] != first["final_train_loss"]
     assert first["run_id"] == second["run_id"] != other["run_id"]
+
+
+def test_fast_is_recorded_and_trains_the_stock_model(tiny_dirs, glue_dir):
+    base = dict(model=str(tiny_dirs["bert"]), task="mrpc", k=1, data_dir=str(glue_dir), epochs=2, batch_size=2,
+                max_seq_length=32, learning_rate=1e-3, device="cpu")
+    stock, fast = run(RunConfig(**base), results=None), run(RunConfig(**base, fast=True), results=None)
+    assert fast["config"]["fast"] is True and fast["run_id"] != stock["run_id"]
+    assert fast["fast_paths"] == ["compact_vocab"]
+    # Of the tiny table's 128 rows (78 tokens, tests/helpers.py), MRPC's two training pairs use a few.
+    assert 4 < fast["trained_embedding_rows"] < 20
+    # The same model up to float rounding: same dropout masks, same losses, same predictions.
+    assert fast["train_loss_by_epoch"] == pytest.approx(stock["train_loss_by_epoch"], rel=1e-4)
+    assert fast["metrics"] == pytest.approx(stock["metrics"])
+    # A path that does not apply (Adam folds weight decay into every row's moments) is not claimed.
+    fallback = run(RunConfig(**base, fast=True, optimizer="adam", weight_decay=0.01), results=None)
+    assert fallback["fast_paths"] == [] and fallback["trained_embedding_rows"] is None
 
 
 @pytest.mark.parametrize(("task", "main"), [("mnli", "accuracy"), ("stsb", "pearson_and_spearman"), ("cola", "matthews_correlation")])
@@ -119,7 +134,7 @@ def test_other_task_shapes(task, main, tiny_dirs, glue_dir):
 def test_optimizer_scheduler_and_group_size_are_flags(optimizer, scheduler, tiny_dirs, glue_dir, tmp_path):
     result = invoke_cli("run", "--model", str(tiny_dirs["bert"]), "--task", "rte", "--k", "1", "--data-dir", str(glue_dir),
                      "--optimizer", optimizer, "--lr-scheduler", scheduler, "--length-group-batches", "3", "--json",
-                     "--results", str(tmp_path / "r.jsonl"), *FAST)
+                     "--results", str(tmp_path / "r.jsonl"), *QUICK)
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert record["config"]["optimizer"] == optimizer and record["config"]["lr_scheduler"] == scheduler
@@ -132,7 +147,7 @@ def test_custom_files(tiny_dirs, tmp_path):
     dev.write_text("text,stars\nnice 1,pos\nnice 2,neg\n")
     result = invoke_cli("run", "--model", str(tiny_dirs["bert"]), "--train-file", str(train), "--validation-file", str(dev),
                      "--text-columns", "text", "--label-column", "stars", "--k", "1", "--json",
-                     "--results", str(tmp_path / "r.jsonl"), *FAST)
+                     "--results", str(tmp_path / "r.jsonl"), *QUICK)
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert record["status"] == "ok" and "accuracy" in record["metrics"]
@@ -200,7 +215,7 @@ def test_bad_run_input_writes_nothing(args, message, tiny_dirs, glue_dir, tmp_pa
     (tmp_path / "empty").mkdir()
     args = [str(tmp_path / "empty") if a == "EMPTY" else a for a in args]
     # The bad flags come last, so they win over the defaults given first.
-    result = invoke_cli("run", *FAST, "--model", str(tiny_dirs["bert"]), "--data-dir", str(glue_dir),
+    result = invoke_cli("run", *QUICK, "--model", str(tiny_dirs["bert"]), "--data-dir", str(glue_dir),
                      "--results", str(results), "--k", "1", *args)
     assert_clean_error(result, 2, message)
     assert not results.exists()
@@ -208,7 +223,7 @@ def test_bad_run_input_writes_nothing(args, message, tiny_dirs, glue_dir, tmp_pa
 
 def test_results_path_that_is_a_folder_fails_before_training(tiny_dirs, glue_dir, tmp_path):
     result = invoke_cli("run", "--model", str(tiny_dirs["bert"]), "--task", "sst2", "--k", "1", "--data-dir", str(glue_dir),
-                     "--results", str(tmp_path), *FAST)
+                     "--results", str(tmp_path), *QUICK)
     assert_clean_error(result, 2, "is a folder")
 
 

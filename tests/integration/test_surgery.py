@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from layerdrop.architectures import FAMILIES, family_of
-from layerdrop.surgery import count_parameters, drop_layers, layer_stack
+from layerdrop.models.architectures import FAMILIES, family_of
+from layerdrop.models.surgery import count_parameters, drop_layers, layer_stack
 from tests.helpers import assert_clean_error, invoke_cli, tiny_config
 
 FAMILY_NAMES = sorted(FAMILIES)

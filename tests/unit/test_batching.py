@@ -5,8 +5,8 @@ import random
 import pytest
 import torch
 
-from layerdrop.batching import length_grouped_batches, padded_tokens, shuffled_batches
-from layerdrop.config import RunConfig, config_hash
+from layerdrop.data.batching import length_grouped_batches, padded_tokens, shuffled_batches
+from layerdrop.experiments.config import RunConfig, config_hash
 
 
 def _lengths(n: int = 2000, seed: int = 0) -> list[int]:

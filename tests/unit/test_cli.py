@@ -58,6 +58,19 @@ def test_plan_reads_layer_count_from_model_config_only(minilm_dir):
     assert data["n_layers"] == 6 and data["dropped_layers"] == [4, 5]
 
 
+def test_plan_with_a_task_loads_data_only_for_a_strategy_that_scores(minilm_dir, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    # `top` needs no scores: the task is checked by name, its data never read.
+    data = json.loads(invoke_cli("plan", "--model", "minilm-l6", "--strategy", "top", "--k", "2", "--task", "rte",
+                                 "--data-dir", str(empty), "--json").stdout)
+    assert data["dropped_layers"] == [4, 5]
+    # `contribution` scores on the task's data, so the missing folder is the (one-line) error.
+    result = invoke_cli("plan", "--model", "minilm-l6", "--strategy", "contribution", "--k", "2", "--task", "rte",
+                        "--data-dir", str(empty))
+    assert_clean_error(result, 2, "no rte data")
+
+
 def test_strategies_lists_builtins_with_origin_and_summary():
     rows = json.loads(run_cli("strategies", "--json").stdout)
     names = {row["name"]: row for row in rows}

@@ -1,4 +1,5 @@
-"""Training only the used embedding rows gives the model that training the full table gives."""
+"""`--fast`'s compact_vocab: training only the used embedding rows gives the model that training
+the full table gives (training mode, per family), and the stats say whether it ran."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ USED = range(5, 60)  # the training ids; rows 60..127 of the 128-token tables ar
 
 
 def _train_set(pad_id: int):
-    from layerdrop.batching import Encoded
+    from layerdrop.data.batching import Encoded
 
     g = torch.Generator().manual_seed(3)
     ids = [torch.randint(USED.start, USED.stop, (int(n),), generator=g).tolist()
@@ -26,29 +27,38 @@ def _train_set(pad_id: int):
 def _fine_tune(model, train, monkeypatch, compact: bool, **cfg):
     from accelerate import Accelerator
 
-    import layerdrop.train as train_module
-    from layerdrop.config import RunConfig
+    import layerdrop.training.loop as train_module
+    from layerdrop.experiments.config import RunConfig
 
-    monkeypatch.setattr(train_module, "COMPACT_VOCAB", compact)
     config = RunConfig(**{"model": "unused", "task": "sst2", "epochs": 2, "batch_size": 4, "seed": 1,
-                          "learning_rate": 1e-3, **cfg})
+                          "learning_rate": 1e-3, "fast": compact, **cfg})
     torch.manual_seed(0)  # dropout draws the same masks in both runs
     return train_module.fine_tune(model, train, config, Accelerator(cpu=True), regression=False)
 
 
-CASES = [(family, decay, "adamw") for family in ("bert", "roberta", "distilbert", "xlnet", "electra") for decay in (0.0, 0.1)]
+FAMILIES = ("bert", "roberta", "distilbert", "xlnet", "electra")
+# Training mode with dropout off (the fast-path contract) and with dropout on (same masks).
+CASES = [(family, decay, "adamw", dropout) for family in FAMILIES for decay in (0.0, 0.1) for dropout in (False, True)]
 # Momentum and Adam's moments stay zero for a row that never gets a gradient, when no decay is added to it.
-CASES += [("bert", 0.0, "sgd"), ("bert", 0.0, "adam")]
+CASES += [("bert", 0.0, "sgd", False), ("bert", 0.0, "adam", False)]
 
 
-@pytest.mark.parametrize(("model_type", "weight_decay", "optimizer"), CASES)
-def test_same_model_as_training_the_full_table(model_type, weight_decay, optimizer, monkeypatch):
+def _without_dropout(config):
+    for key, value in config.to_dict().items():
+        if "dropout" in key and isinstance(value, float):
+            setattr(config, key, 0.0)
+    return config
+
+
+@pytest.mark.parametrize(("model_type", "weight_decay", "optimizer", "dropout"), CASES)
+def test_same_model_as_training_the_full_table(model_type, weight_decay, optimizer, dropout, monkeypatch):
     from transformers import AutoModelForSequenceClassification
 
-    import layerdrop.compact_vocab as compact_vocab
+    import layerdrop.training.fast.compact_vocab as compact_vocab
 
     torch.manual_seed(0)
-    base = AutoModelForSequenceClassification.from_config(tiny_config(model_type, 2))
+    config = tiny_config(model_type, 2)
+    base = AutoModelForSequenceClassification.from_config(config if dropout else _without_dropout(config))
     pad_id = base.config.pad_token_id if base.config.pad_token_id is not None else 0
     train = _train_set(pad_id)
     compacted = []
@@ -61,6 +71,9 @@ def test_same_model_as_training_the_full_table(model_type, weight_decay, optimiz
     assert not compacted
     small_stats = _fine_tune(small, train, monkeypatch, True, **settings)
     assert len(compacted) == 1 and len(compacted[0].compact.used_ids) < base.config.vocab_size / 2
+    assert full_stats.fast_paths == () and full_stats.embedding_rows is None  # stock: nothing ran
+    assert small_stats.fast_paths == ("compact_vocab",)
+    assert small_stats.embedding_rows == len(compacted[0].compact.used_ids)
 
     # Back to a plain table that saves like any transformers model.
     assert type(small.get_input_embeddings()) is torch.nn.Embedding
@@ -82,7 +95,7 @@ def test_same_model_as_training_the_full_table(model_type, weight_decay, optimiz
 def test_optimizers_that_fold_decay_into_the_gradient_keep_the_full_table():
     from transformers import AutoModelForSequenceClassification
 
-    from layerdrop.compact_vocab import applies
+    from layerdrop.training.fast.compact_vocab import applies
 
     model = AutoModelForSequenceClassification.from_config(tiny_config("bert", 1))
     assert applies(model, "adamw", 0.1, "fp32")
@@ -99,7 +112,7 @@ def test_optimizers_that_fold_decay_into_the_gradient_keep_the_full_table():
 def test_a_table_tied_to_an_output_layer_is_not_compacted():
     from transformers import AutoModelForMaskedLM
 
-    from layerdrop.compact_vocab import applies
+    from layerdrop.training.fast.compact_vocab import applies
 
     # The LM head multiplies every row of the tied table, so every row gets a gradient.
     model = AutoModelForMaskedLM.from_config(tiny_config("bert", 1))

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from layerdrop.data import load_custom_data
+from layerdrop.data.loading import load_custom_data
 from layerdrop.errors import DataError, UsageError
 
 

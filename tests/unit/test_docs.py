@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from layerdrop import registry
+from layerdrop.selection import registry
 from layerdrop.cli import app
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from layerdrop.data import load_task_data
+from layerdrop.data.loading import load_task_data
 from layerdrop.errors import DataError, UsageError
-from layerdrop.glue_files import read_tsv
-from layerdrop.tasks import TASKS, get_task
+from layerdrop.data.glue_files import read_tsv
+from layerdrop.data.tasks import TASKS, get_task
 from tests.glue_fixtures import BOM, EXPECTED, GLUE_FILES, QQP_HEAD, STSB_HEAD, T, lines, write_glue, write_hub_copy  # noqa: F401
 
 def as_expected(splits) -> dict:

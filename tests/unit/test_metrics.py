@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from layerdrop.metrics import compute_metrics, main_metric_value
-from layerdrop.tasks import TASKS, custom_task
+from layerdrop.data.metrics import compute_metrics, main_metric_value
+from layerdrop.data.tasks import TASKS, custom_task
 
 # preds/refs with tp=2 (i0, i1), fp=2 (i2, i3), fn=1 (i4), tn=1 (i5).
 PRED_F1 = [1, 1, 1, 1, 0, 0]

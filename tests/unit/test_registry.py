@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from layerdrop import registry
+from layerdrop.selection import registry
 from layerdrop.errors import UsageError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,8 +9,9 @@ import math
 
 import pytest
 
-from layerdrop import records, report
-from layerdrop.report_format import FORMATS
+from layerdrop.experiments import records
+from layerdrop.reporting import report
+from layerdrop.reporting.formats import FORMATS
 from tests.helpers import assert_clean_error, invoke_cli, run_cli
 
 
@@ -21,7 +22,7 @@ def rec(task, k, seed, value, strategy="top", params=None, dropped=None, model="
         metrics.update(f1=f1, acc_and_f1=(value + f1) / 2)
         main = "acc_and_f1"
     return {"run_id": f"{model}-{task}-{strategy}-{k}-{seed}-{params}", "status": status, "model": {"name": model},
-            "task": task, "k": k, "strategy": strategy, "params": params or {}, "config": {"seed": seed},
+            "task": task, "k": k, "strategy": strategy, "params": params or {}, "config": {"seed": seed, "fast": False},
             "dropped_layers": dropped if dropped is not None else list(range(6 - k, 6)), "parameters_after": 1e6 * (6 - k),
             "metrics": metrics, "main_metric": {"name": main, "value": metrics[main]}, "layer_scores": scores}
 
@@ -271,10 +272,42 @@ def test_runs_that_did_not_learn_are_named(tmp_path):
 
 
 def test_the_record_carries_the_entropy_of_its_training_labels():
-    from layerdrop.runner import _label_entropy
-    from layerdrop.tasks import get_task
+    from layerdrop.experiments.runner import _label_entropy
+    from layerdrop.data.tasks import get_task
 
     assert _label_entropy(get_task("rte"), [0, 1] * 5) == pytest.approx(math.log(2))
     assert _label_entropy(get_task("mnli"), [0, 1, 2]) == pytest.approx(math.log(3))
     assert _label_entropy(get_task("mrpc"), [1, 1, 1, 0]) == pytest.approx(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)), abs=1e-6)
     assert _label_entropy(get_task("stsb"), [0.5, 4.0]) is None
+
+
+def test_each_training_regime_is_its_own_rows_with_its_own_baseline(tmp_path):
+    """Stock, --fast and pre-0.2 records (speed paths always on) never share a row or a baseline."""
+    path = tmp_path / "r.jsonl"
+    for seed, (full, top) in enumerate([(0.60, 0.58), (0.62, 0.57)], start=1):
+        records.append(path, rec("rte", 0, seed, full))
+        records.append(path, rec("rte", 2, seed, top))
+        fast_full, fast_top = rec("rte", 0, seed, full + 0.2), rec("rte", 2, seed, top + 0.1)
+        for r in (fast_full, fast_top):
+            r.update(run_id=r["run_id"] + "-fast", fast_paths=["compact_vocab"])
+            r["config"]["fast"] = True
+            records.append(path, r)
+        old = rec("rte", 0, seed, 0.5)
+        old.update(run_id=old["run_id"] + "-old", summary_only_last_layer=True, dropout_masks="sfc64")
+        del old["config"]["fast"]
+        records.append(path, old)
+    rows, _ = report.build(report.load([str(path)]))
+    by = {(r.regime, r.strategy): r for r in rows}
+    assert set(by) == {("stock", "full model"), ("stock", "top"), ("fast: compact_vocab", "full model"),
+                       ("fast: compact_vocab", "top"), ("pre-0.2: summary-only last layer, sfc64 dropout masks", "full model")}
+    assert [r.regime for r in rows][:2] == ["stock", "stock"]  # stock first
+    assert by[("stock", "top")].tasks["rte"][0] == pytest.approx(57.5)
+    assert by[("stock", "top")].paired["diff"] == pytest.approx(-3.5)  # against the stock full model (61)
+    assert by[("fast: compact_vocab", "top")].paired["diff"] == pytest.approx(-13.5)  # against its own (81)
+    result = invoke_cli("report", str(path), "--format", "md")
+    assert result.returncode == 0, result.stderr
+    assert "| m [fast: compact_vocab] | top |" in result.stdout and "| m | top |" in result.stdout
+    assert "different training settings" not in result.stderr
+    (csv_row,) = [r for r in csv.DictReader(io.StringIO(invoke_cli("report", str(path), "--format", "csv").stdout))
+                  if r["regime"].startswith("pre-0.2")]
+    assert csv_row["strategy"] == "full model"

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from layerdrop import registry
+from layerdrop.selection import registry
 from layerdrop.errors import UsageError
-from layerdrop.strategy import SelectionContext
+from layerdrop.selection.strategy import SelectionContext
 
 # Sajjad et al. (2004.03844), as 0-based indices with bottom = 0 (../shared/reference/sajjad2020.md).
 GOLDEN = [
@@ -52,7 +52,7 @@ EXAMPLE_PARAMS = {"explicit": lambda n_layers, k: {"layers": tuple(range(0, n_la
 
 
 def _params_for(name: str, n_layers: int, k: int) -> dict:
-    from layerdrop.params import strategy_params
+    from layerdrop.selection.params import strategy_params
 
     fn = registry.get(name).load()
     required = [p for p, spec in strategy_params(fn).items() if spec.default is spec.empty]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from layerdrop.data import Split, subsample
+from layerdrop.data.loading import Split, subsample
 from layerdrop.errors import UsageError
 
 SPLIT = Split(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from layerdrop import sweep as sweeps
+from layerdrop.experiments import sweep as sweeps
 from layerdrop.errors import UsageError
 
 SPECS = (sweeps.StrategySpec("top"), sweeps.StrategySpec("bottom"), sweeps.StrategySpec.parse("alternate,parity=odd"))
@@ -109,7 +109,7 @@ def test_bad_toml(tmp_path, text, message):
 
 
 def test_same_experiment_same_run_id_however_spelled():
-    from layerdrop.config import RunConfig
+    from layerdrop.experiments.config import RunConfig
 
     a = RunConfig(model="m", task="t", epochs=2, params=("b=2", "a=1"), text_columns="x,y")
     b = RunConfig(model="m", task="t", epochs=2.0, params=["a = 1", "b=2"], text_columns=("x", "y"))
@@ -130,7 +130,7 @@ def test_toml_baseline_must_be_boolean(tmp_path):
 
 
 def test_twins_differ_only_in_how_the_layers_were_chosen(tmp_path):
-    from layerdrop import records
+    from layerdrop.experiments import records
 
     done = {"run_id": "a", "status": "ok", "config": {"model": "m", "strategy": "top", "k": 1, "params": [], "seed": 1, "epochs": 1.0},
             "dropped_layers": [5], "versions": {"torch": "2.13.0"}, "device": "cpu", "precision": "fp32", "num_processes": 1}
@@ -147,7 +147,7 @@ def test_twins_differ_only_in_how_the_layers_were_chosen(tmp_path):
 
 
 def test_twin_lookup_reads_old_records_and_the_last_rerun(tmp_path):
-    from layerdrop import records
+    from layerdrop.experiments import records
 
     old = {"run_id": "a", "status": "ok", "config": {"model": "m", "strategy": "top", "k": 1, "params": [], "seed": 1},
            "dropped_layers": [5], "metrics": {"accuracy": 0.5}}

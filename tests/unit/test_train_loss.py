@@ -25,9 +25,9 @@ class _ScriptedLoss(torch.nn.Module):
 def test_last_epoch_loss_is_the_mean_of_the_last_epoch():
     from accelerate import Accelerator
 
-    from layerdrop.batching import Encoded
-    from layerdrop.config import RunConfig
-    from layerdrop.train import fine_tune
+    from layerdrop.data.batching import Encoded
+    from layerdrop.experiments.config import RunConfig
+    from layerdrop.training.loop import fine_tune
 
     train = Encoded(input_ids=[[101, 5, 102]] * 6, token_type_ids=None, labels=[0, 1] * 3, pad_id=0,
                     pad_type_id=0, pad_left=False)

@@ -1,0 +1,2 @@
+"""Reading a model's representations: per-layer contribution scores today; CKA and probes next.
+May import layerdrop.models and layerdrop.data; never experiments or cli."""

@@ -1,0 +1,382 @@
+"""Sweeps: a grid of models x strategies x K x tasks x seeds, run as resumable cells.
+
+Each cell is a `RunConfig` whose run id is a hash of the config, so re-running a sweep skips
+cells already recorded as `ok` and reruns failed ones. The K=0 baseline (the full model) is one
+cell per model x task x seed, whatever the strategies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from layerdrop import progress
+from layerdrop.experiments import records
+from layerdrop.experiments.config import RunConfig
+from layerdrop.errors import LayerdropError, UsageError
+from layerdrop.selection.strategy import ScoresNeeded
+
+# Training settings a sweep passes to every cell: every RunConfig field but the grid axes.
+GRID_FIELDS = {"model", "task", "strategy", "k", "params", "seed"}
+TRAIN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)} - GRID_FIELDS
+BASELINE = ("top", ())  # how the K=0 cell is spelled, so its run id is the same in every sweep
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """One strategy entry of a sweep: a name (or plugin spec) and its parameters."""
+
+    name: str
+    params: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> StrategySpec:
+        """`alternate,parity=odd` -> StrategySpec("alternate", ("parity=odd",))."""
+        name, *parts = [part.strip() for part in text.split(",")]
+        params: list[str] = []
+        for part in parts:
+            if "=" not in part and params:  # explicit,layers=2,5,7: list values continue the last param
+                params[-1] += f",{part}"
+            elif part:
+                params.append(part)
+        return cls(name, tuple(params))
+
+    @property
+    def sets_k(self) -> bool:
+        """Entries with a threshold (or explicit layers) choose K themselves: one cell, no K axis."""
+        return any(p.split("=")[0].strip() in ("threshold", "layers") for p in self.params)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """The grid and the settings every cell shares. Field names match `layerdrop sweep` flags."""
+
+    name: str
+    models: tuple[str, ...]
+    strategies: tuple[StrategySpec, ...]
+    ks: tuple[int, ...]
+    tasks: tuple[str, ...]
+    seeds: tuple[int, ...] = (42,)
+    baseline: bool = True
+    train: dict[str, Any] = field(default_factory=dict)
+
+    def results_path(self, root: str | Path = "results") -> Path:
+        return Path(root) / self.name / "runs.jsonl"
+
+
+def check_name(name: str) -> str:
+    """Sweep names become folder names: no path separators, no `..`."""
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0") or name.startswith("."):
+        raise UsageError(f"sweep name '{name}' is not a plain folder name", "use letters, digits, '-' and '_'")
+    return name
+
+
+def load_toml(path: str | Path, overrides: dict[str, Any] | None = None) -> SweepConfig:
+    """Read a sweep file; unknown keys and wrong types are errors naming the key."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"sweep file {path} does not exist", "check --config") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path} is not valid TOML: {exc}", "fix the file") from None
+    allowed = {"name", "models", "strategies", "k", "tasks", "seeds", "baseline", "train"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise UsageError(f"{path}: unknown key '{unknown[0]}'", f"allowed keys: {', '.join(sorted(allowed))}")
+    data = {**data, **{k: v for k, v in (overrides or {}).items() if v}}
+
+    def listed(key: str, kind: type) -> tuple:
+        value = data.get(key, [])
+        value = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
+            raise UsageError(f"{path}: '{key}' must be a list of {kind.__name__}", f"e.g. {key} = {[kind()] if kind is int else ['...']}")
+        return tuple(value)
+
+    strategies = []
+    for entry in data.get("strategies", []):
+        if isinstance(entry, str):
+            strategies.append(StrategySpec.parse(entry))
+        elif isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            params = entry.get("params", {})
+            if not isinstance(params, dict) or set(entry) - {"name", "params"}:
+                raise UsageError(f"{path}: strategy entry {entry} is malformed", 'write {name = "alternate", params = {parity = "odd"}}')
+            strategies.append(StrategySpec(entry["name"], tuple(f"{k}={_toml_value(v)}" for k, v in params.items())))
+        else:
+            raise UsageError(f"{path}: strategy entry {entry!r} is malformed", 'write "top" or {name = "alternate", params = {parity = "odd"}}')
+    train = data.get("train", {})
+    if not isinstance(train, dict):
+        raise UsageError(f"{path}: [train] must be a table", "write [train] followed by key = value lines")
+    return SweepConfig(
+        name=check_name(str(data.get("name") or path.stem)), models=listed("models", str),
+        strategies=tuple(strategies), ks=listed("k", int), tasks=listed("tasks", str), seeds=listed("seeds", int) or (42,),
+        baseline=_boolean(data.get("baseline", True), f"{path}: 'baseline'"), train=check_train(train, str(path)),
+    )
+
+
+def _boolean(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise UsageError(f"{where} must be true or false, not {value!r}", "write baseline = false (no quotes)")
+    return value
+
+
+def _toml_value(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def check_train(train: dict[str, Any], where: str) -> dict[str, Any]:
+    types = {f.name: f.type for f in dataclasses.fields(RunConfig)}
+    for key, value in train.items():
+        if key not in TRAIN_FIELDS:
+            from layerdrop.errors import did_you_mean
+
+            raise UsageError(f"{where}: unknown training setting '{key}'{did_you_mean(key, TRAIN_FIELDS)}", f"allowed: {', '.join(sorted(TRAIN_FIELDS))}")
+        expected = str(types[key])
+        ok = (("float" in expected and isinstance(value, (int, float))) or ("int" in expected and isinstance(value, int))
+              or ("str" in expected and isinstance(value, str)) or ("bool" in expected and isinstance(value, bool))
+              or ("tuple" in expected and isinstance(value, list)))
+        if isinstance(value, bool) and "bool" not in expected:
+            ok = False
+        if not ok:
+            raise UsageError(f"{where}: training setting '{key}' = {value!r} has the wrong type", f"expected {expected}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in train.items()}
+
+
+def expand(sweep: SweepConfig) -> list[RunConfig]:
+    """Every cell of the grid, in a fixed order (model, task, seed, baseline, strategy, K)."""
+    cells: list[RunConfig] = []
+    for model in sweep.models:
+        for task in sweep.tasks:
+            for seed in sweep.seeds:
+                base = dict(model=model, task=task, seed=seed, **sweep.train)
+                if sweep.baseline:
+                    cells.append(RunConfig(strategy=BASELINE[0], params=BASELINE[1], k=0, **base))
+                for spec in sweep.strategies:
+                    for k in (None,) if spec.sets_k else sweep.ks:
+                        if k == 0:
+                            continue  # the baseline cell covers it
+                        cells.append(RunConfig(strategy=spec.name, params=spec.params, k=k, **base))
+    seen, unique = set(), []
+    for cell in cells:
+        if cell.run_id not in seen:
+            seen.add(cell.run_id)
+            unique.append(cell)
+    return unique
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """`"2/4"` -> (2, 4); cells i with i % N == I - 1 belong to shard I."""
+    if text is None:
+        return None
+    try:
+        index, total = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise UsageError(f"malformed --shard '{text}'", "write I/N, e.g. --shard 1/4") from None
+    if total < 1 or not 1 <= index <= total:
+        raise UsageError(f"--shard {text} is outside 1..N", f"choose I between 1 and {max(total, 1)}")
+    return index, total
+
+
+def shard_cells(cells: list[RunConfig], shard: tuple[int, int] | None) -> list[RunConfig]:
+    if shard is None:
+        return cells
+    index, total = shard
+    return [cell for i, cell in enumerate(cells) if i % total == index - 1]
+
+
+def done_records(results: Path, reused_count: bool = True) -> dict[str, dict]:
+    """Run id -> the last `ok` record of each cell already done (failed and interrupted ones rerun).
+
+    With `reused_count=False` (`--no-reuse`), a cell that copied a twin's result is not done: it
+    has not been trained yet.
+    """
+    if not results.is_file():
+        return {}
+    return {r["run_id"]: r for r in records.read(results, warn=progress.log)
+            if r.get("status") == "ok" and (reused_count or not r.get("reused_from"))}
+
+
+def done_ids(results: Path, reused_count: bool = True) -> set[str]:
+    """The run ids of `done_records`."""
+    return set(done_records(results, reused_count))
+
+
+class DoneTracker:
+    """`done_ids`, re-read only when the results file has grown (another process appended)."""
+
+    def __init__(self, results: Path, reused_count: bool = True):
+        self.results, self.reused_count, self._size, self._ids = results, reused_count, -1, set()
+
+    def __contains__(self, run_id: str) -> bool:
+        size = self.results.stat().st_size if self.results.is_file() else 0
+        if size != self._size:
+            self._size, self._ids = size, done_ids(self.results, self.reused_count)
+        return run_id in self._ids
+
+
+def validate(sweep: SweepConfig) -> dict[str, int]:
+    """Check every model, task and strategy before anything runs; report all problems at once.
+
+    Returns:
+        model name -> number of layers (read from configs only).
+    """
+    from layerdrop.models import loading as models
+    from layerdrop.selection import registry
+    from layerdrop.models.architectures import n_layers_of
+    from layerdrop.data.tasks import get_task
+
+    problems: list[str] = []
+    if not sweep.models or not sweep.tasks or not (sweep.strategies or sweep.baseline):
+        problems.append("a sweep needs at least one model, one task and one strategy")
+    if sweep.strategies and not sweep.ks and not all(s.sets_k for s in sweep.strategies):
+        problems.append("no K values: pass --k (repeatable) or k = [...]")
+    if any(k < 0 for k in sweep.ks):
+        problems.append(f"negative K in {list(sweep.ks)}")
+    for task in sweep.tasks:
+        if sweep.train.get("train_file") is None:
+            try:
+                get_task(task)
+            except LayerdropError as exc:
+                problems.append(str(exc).rstrip("."))
+    valid_specs = []
+    for spec in sweep.strategies:
+        try:
+            registry.plan(spec.name, spec.params)
+            valid_specs.append(spec)
+        except LayerdropError as exc:
+            problems.append(str(exc).rstrip("."))
+    layers: dict[str, int] = {}
+    for model in sweep.models:
+        try:
+            layers[model] = n_layers_of(models.load_config(models.resolve(model), sweep.train.get("trust_remote_code", False)))
+        except LayerdropError as exc:
+            problems.append(str(exc).rstrip("."))
+    try:
+        RunConfig(model="m", task="t", **sweep.train).validate()
+    except LayerdropError as exc:
+        problems.append(str(exc).rstrip("."))
+    for model, n in layers.items():
+        for spec in valid_specs:
+            for k in () if spec.sets_k else sweep.ks:
+                try:
+                    registry.plan(spec.name, spec.params).select(n, k)
+                except ScoresNeeded:
+                    if k >= n:  # data-driven: layers are chosen at run time, but K must still fit
+                        problems.append(f"{model}: --k {k} would drop every layer of a {n}-layer model")
+                except LayerdropError as exc:
+                    problems.append(f"{model}: {str(exc).rstrip('.')}")
+    if problems:
+        unique = list(dict.fromkeys(problems))
+        raise UsageError(f"the sweep has {len(unique)} problem(s): " + " | ".join(unique), "fix them; nothing has run")
+    return layers
+
+
+def check_data(cells: list[RunConfig], resources) -> None:
+    """Load every task's data the cells need, into the `Resources` the sweep then runs with.
+
+    A missing or malformed file then stops the sweep before any cell runs (exit 2, every problem
+    at once), instead of failing cell after cell; and the data is read once, not twice.
+    """
+    problems, seen = [], set()
+    for cell in cells:
+        source = (cell.task, cell.data_dir, cell.train_file, cell.validation_file)
+        if source in seen:
+            continue
+        seen.add(source)
+        try:
+            resources.task_data(cell)
+        except LayerdropError as exc:
+            problems.append(str(exc).rstrip("."))
+    problems = list(dict.fromkeys(problems))  # one missing folder is one problem, however many tasks
+    if problems:
+        raise UsageError(f"the sweep's data has {len(problems)} problem(s): " + " | ".join(problems), "fix them; nothing has run")
+
+
+@dataclass
+class SweepOutcome:
+    ran: int = 0
+    reused: int = 0
+    skipped: int = 0
+    failed: list[str] = field(default_factory=list)
+    records: list[dict] = field(default_factory=list)
+
+    @property
+    def finished(self) -> int:
+        """Cells this sweep has got past, in any way: for the "(N of M)" of its log lines."""
+        return self.skipped + len(self.records) + len(self.failed)
+
+
+def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fast: bool = False,
+            reuse: bool = True, resources=None) -> SweepOutcome:
+    """Run the cells not yet done, sharing loaded models and tokenized data across them.
+
+    With `reuse` (not under `force`), a cell that drops the same layers as one already recorded,
+    with the same seed and settings (e.g. top and even-alternate at K=1), copies that cell's result
+    instead of training the identical model again; its record says `reused_from`. Without it,
+    cells that reused a result earlier count as not done, and train. `resources` (shared) may
+    come already holding data, from `check_data`.
+    """
+    from layerdrop.experiments.resources import Resources
+    from layerdrop.experiments.runner import run
+
+    records.check_writable(results)
+    # One per process: each model loaded once, each task tokenized once.
+    resources = resources or Resources(shared=True)
+    accelerator = None
+    if cells:
+        from layerdrop.training.loop import make_accelerator
+
+        accelerator = make_accelerator(cells[0])  # one per process: Accelerate keeps global state
+    tracker = DoneTracker(results, reused_count=reuse)
+    done = set() if force else {cell.run_id for cell in cells if cell.run_id in tracker}
+    if accelerator is not None and accelerator.num_processes > 1:
+        # Under `accelerate launch` the processes train each cell together: rank 0 decides what
+        # is left and all follow that list (per-process claims would split them across cells).
+        from accelerate.utils import broadcast_object_list
+
+        shared = [sorted(done)]
+        broadcast_object_list(shared, from_process=0)
+        done = set(shared[0])
+    todo = [cell for cell in cells if cell.run_id not in done]
+    outcome = SweepOutcome(skipped=len(cells) - len(todo))
+    if outcome.skipped:
+        progress.log(f"{outcome.skipped} of {len(cells)} cells already done; running {len(todo)}")
+    import contextlib
+
+    from layerdrop.experiments.claims import claim
+
+    claims = results.parent / "claims"
+    together = accelerator is not None and accelerator.num_processes > 1
+    with progress.bar("sweep", len(cells), completed=outcome.skipped) as update:
+        for cell in todo:
+            label = f"{cell.model} {cell.task} {cell.strategy}{list(cell.params) or ''} k={cell.k} seed={cell.seed}"
+            update(0, info=label)
+            with (contextlib.nullcontext(True) if together else claim(claims, cell.run_id)) as mine:
+                # Another process may hold this cell, or have finished it since we looked.
+                if not together and (not mine or (not force and cell.run_id in tracker)):
+                    outcome.skipped += 1
+                    update(1)
+                    continue
+                try:
+                    record = run(cell, results=results, resources=resources, reuse=reuse and not force,
+                                 record_setup_failure=True, accelerator=accelerator)
+                    outcome.records.append(record)
+                    # One line per cell, so a sweep's log file (where no bar is drawn) shows progress.
+                    metric = record["main_metric"]
+                    progress.log(f"cell done ({outcome.finished} of {len(cells)}): {label}: "
+                                 f"{metric['name']} {metric['value']:.4f} in {record['total_seconds']:.0f} s")
+                    if record.get("reused_from"):
+                        outcome.reused += 1
+                    else:
+                        outcome.ran += 1
+                except Exception as exc:  # one cell's failure, whatever it is, must not end the sweep
+                    reason = str(exc) if isinstance(exc, LayerdropError) else f"{type(exc).__name__}: {exc}"
+                    outcome.failed.append(f"{label}: {reason}")
+                    progress.log(f"cell failed ({outcome.finished} of {len(cells)}): {label}: {reason}")
+                    if fail_fast:
+                        break
+            update(1)
+    return outcome

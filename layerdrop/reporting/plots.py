@@ -1,0 +1,102 @@
+"""Figures for papers: score against K per strategy, per-task panels, contribution heatmaps.
+
+Each figure is written as PNG (for READMEs) and SVG (for papers).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from layerdrop.reporting.report import FULL_MODEL, Row
+
+
+def _save(fig, folder: Path, stem: str) -> list[Path]:
+    import matplotlib
+
+    written = []
+    # The same figure gives the same bytes: an SVG otherwise carries the time it was written and
+    # random clip-path ids, so regenerating committed figures would change every file.
+    with matplotlib.rc_context({"svg.hashsalt": "layerdrop"}):
+        for ext in ("png", "svg"):
+            path = folder / f"{stem}.{ext}"
+            fig.savefig(path, dpi=150, bbox_inches="tight", metadata={"Date": None} if ext == "svg" else None)
+            written.append(path)
+    return written
+
+
+def _lines(ax, rows: list[Row], value, title: str, ylabel: str) -> None:
+    base = next((r for r in rows if r.k == 0), None)
+    strategies = sorted({r.strategy for r in rows if r.k > 0})
+    for strategy in strategies:
+        points = sorted((r.k, value(r)) for r in rows if r.strategy == strategy and value(r) is not None)
+        if base is not None and value(base) is not None:
+            points = [(0, value(base)), *points]
+        if points:
+            ax.plot([k for k, _ in points], [v for _, v in points], marker="o", label=strategy)
+    if base is not None and value(base) is not None:
+        ax.axhline(value(base), color="black", linestyle="--", linewidth=1, label=FULL_MODEL)
+    ax.set_title(title)
+    ax.set_xlabel("layers dropped (K)")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ks = sorted({r.k for r in rows})
+    ax.set_xticks(ks)
+
+
+def write_plots(rows: list[Row], tasks: list[str], frame, folder: str | Path, metric_name: str) -> list[Path]:
+    """Write every figure for every model into `folder`; returns the paths written."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed, works on servers
+    import matplotlib.pyplot as plt
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    import re
+
+    from layerdrop.reporting.formats import model_label
+
+    for model, regime in sorted({(r.model, r.regime) for r in rows}):
+        mine = [r for r in rows if (r.model, r.regime) == (model, regime)]
+        title = model_label(mine[0])
+        # One set of files per model and regime; the stock one keeps the plain model name.
+        stem = model if regime == "stock" else f"{model}-{re.sub(r'[^A-Za-z0-9.]+', '-', regime).strip('-')}"
+        fig, ax = plt.subplots(figsize=(6, 4))
+        _lines(ax, mine, lambda r: r.macro, f"{title}: macro average over {', '.join(tasks)}", f"{metric_name} (%)")
+        ax.legend(fontsize=8)
+        written += _save(fig, folder, f"{stem}-macro-vs-k")
+        plt.close(fig)
+
+        fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
+        for ax, task in zip(axes[0], tasks):
+            _lines(ax, mine, lambda r, t=task: r.tasks[t][0] if t in r.tasks else None, task, f"{metric_name} (%)")
+        axes[0][0].legend(fontsize=7)
+        fig.tight_layout()
+        written += _save(fig, folder, f"{stem}-tasks-vs-k")
+        plt.close(fig)
+
+        scores = frame[(frame["model"] == model) & (frame["regime"] == regime) & frame["layer_scores"].notna()]
+        if len(scores):
+            written += _heatmap(plt, scores, folder, stem, title)
+    return written
+
+
+def _heatmap(plt, scores, folder: Path, stem: str, title: str) -> list[Path]:
+    import numpy as np
+
+    tasks = sorted(scores["task"].unique())
+    per_task = [np.mean(np.array(scores[scores["task"] == t]["layer_scores"].tolist()), axis=0) for t in tasks]
+    matrix = np.array(per_task).T  # (layers, tasks)
+    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(tasks), 0.5 + 0.45 * matrix.shape[0]))
+    image = ax.imshow(matrix, cmap="viridis", aspect="auto", origin="lower")
+    ax.set_xticks(range(len(tasks)), tasks)
+    ax.set_yticks(range(matrix.shape[0]), [str(i) for i in range(matrix.shape[0])])
+    ax.set_ylabel("layer (0 = bottom)")
+    ax.set_title(f"{title}: contribution score\n(cosine similarity, layer input vs output)", fontsize=9)
+    for (i, j), value in np.ndenumerate(matrix):
+        ax.text(j, i, f"{value:.3f}", ha="center", va="center", fontsize=7, color="white" if value < matrix.mean() else "black")
+    fig.colorbar(image, ax=ax)
+    written = _save(fig, folder, f"{stem}-contribution-scores")
+    plt.close(fig)
+    return written

@@ -1,0 +1,258 @@
+"""Run records -> the paper-style table: mean ± std over seeds, macro averages, paired CIs.
+
+All numbers are percentages (metric × 100), as in GLUE papers. A row is model × strategy × K;
+the K=0 row of a model is its full-model baseline, whatever strategy name it was recorded under.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from layerdrop import progress
+from layerdrop.experiments import records
+from layerdrop.errors import DataError, LayerdropError, UsageError
+
+FULL_MODEL = "full model"
+BOOTSTRAP_RESAMPLES = 10_000
+# A run whose mean loss over its last epoch is this close to the entropy of its training labels
+# (ln C for C balanced classes), the loss of an answer that ignores the input, did not learn. Cells
+# that fit sit well below: 0.37-0.65 on RTE (ln 2 = 0.693).
+UNLEARNED_SHARE = 0.97
+
+
+def find_runs_files(paths: list[str]) -> list[Path]:
+    """Sweep folders (their runs.jsonl) and runs files; every path must exist."""
+    found = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(path.glob("*.jsonl")) or sorted(path.glob("*/runs.jsonl"))
+            if not files:
+                raise DataError(f"{path} holds no runs file (runs.jsonl)", "pass a sweep folder or a runs file")
+            found.extend(files)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise DataError(f"{path} does not exist", "pass a sweep folder such as results/my-sweep or a runs.jsonl file")
+    return found
+
+
+def strategy_label(record: dict[str, Any]) -> str:
+    """A short, stable name: `top`, `odd-alternate`, `contribution (threshold=0.95)`."""
+    if record["k"] == 0:
+        return FULL_MODEL
+    name, params = record["strategy"], dict(record.get("params") or {})
+    if name == "alternate":
+        return f"{params.pop('parity', 'even')}-alternate"
+    defaults = {"contribution": {"n_examples": 512, "split": "train", "threshold": None}, "random": {"seed": None}}
+    shown = {k: v for k, v in params.items() if defaults.get(name, {}).get(k, object()) != v}
+    if name == "explicit":  # the layers are the strategy: different lists are different rows
+        return f"explicit ({','.join(map(str, record['dropped_layers']))})"
+    return name + (f" ({', '.join(f'{k}={v}' for k, v in shown.items())})" if shown else "")
+
+
+def load(paths: list[str], metric: str | None = None):
+    """A DataFrame with one row per successful run: model, strategy, k, task, seed, value, ..."""
+    import pandas as pd
+
+    rows = []
+    tasks_seen: set[str] = set()  # tasks with successful runs, with or without `metric`
+    metrics_seen: set[str] = set()
+    for path in find_runs_files(paths):
+        for record in records.read(path, warn=progress.log):
+            if record.get("status") != "ok":
+                continue
+            metrics = record.get("metrics") or {}
+            tasks_seen.add(record["task"])
+            metrics_seen.update(metrics)
+            name = metric or record["main_metric"]["name"]
+            if name not in metrics:
+                continue
+            rows.append({
+                "model": record["model"]["name"], "regime": records.regime(record),
+                "strategy": strategy_label(record), "k": record["k"],
+                "task": record["task"], "seed": record["config"]["seed"], "value": 100.0 * metrics[name],
+                "dropped": ",".join(map(str, record["dropped_layers"])) or "-", "parameters": record.get("parameters_after"),
+                "layer_scores": record.get("layer_scores"), "run_id": record["run_id"],
+                "setting": _setting(record.get("config", {})), "unlearned": _unlearned(record),
+            })
+    if not rows and metric and metrics_seen:
+        from layerdrop.errors import did_you_mean
+
+        raise UsageError(f"no run in {', '.join(paths)} has the metric '{metric}'{did_you_mean(metric, metrics_seen)}",
+                         f"choose one of {', '.join(sorted(metrics_seen))}")
+    if not rows:
+        raise DataError(f"no successful runs in {', '.join(paths)}", "check the path, or run layerdrop run/sweep first")
+    missing = sorted(tasks_seen - {row["task"] for row in rows})
+    if missing and metric:
+        progress.log(f"warning: {', '.join(missing)} have no '{metric}' metric and are left out of the table "
+                     "(and of its macro average)")
+    # The same run recorded twice (e.g. --force) counts once: the last record wins.
+    frame = pd.DataFrame(rows).drop_duplicates("run_id", keep="last").reset_index(drop=True)
+    mixed = frame.groupby(["model", "regime", "strategy", "k", "task"])["setting"].nunique()
+    if (mixed > 1).any():
+        model, _, strategy, k, task = mixed[mixed > 1].index[0]
+        progress.log(f"warning: runs with different training settings share rows (e.g. {model} {strategy} K={k} {task}); "
+                     "their numbers are pooled as if they were seeds: report one setting at a time")
+    _warn_unlearned(frame)
+    return frame
+
+
+def _unlearned(record: dict[str, Any]) -> bool:
+    """True when the run's last-epoch training loss is at or above UNLEARNED_SHARE of its blind-answer loss."""
+    loss = record.get("train_loss_last_epoch")
+    if loss is None:  # records from before the field existed
+        return False
+    if "train_label_entropy" in record:
+        blind = record["train_label_entropy"]  # None for regression
+    else:
+        blind = _ln_classes(record)
+    return blind is not None and loss >= UNLEARNED_SHARE * blind
+
+
+def _ln_classes(record: dict[str, Any]) -> float | None:
+    """ln C for records older than train_label_entropy: GLUE tasks read from GLUE files only
+    (a custom file's classes are not in the record)."""
+    from layerdrop.data.tasks import get_task
+
+    if record.get("config", {}).get("train_file"):
+        return None
+    try:
+        task = get_task(record["task"])
+    except LayerdropError:
+        return None
+    return None if task.is_regression else math.log(task.num_labels)
+
+
+def _warn_unlearned(frame) -> None:
+    stuck = frame[frame["unlearned"]]
+    if stuck.empty:
+        return
+    cells = []
+    for (model, task, strategy, k), g in stuck.groupby(["model", "task", "strategy", "k"]):
+        seeds = sorted(set(g["seed"]))
+        cells.append(f"{model} {task} {strategy} K={k} seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}")
+    progress.log(f"warning: {len(stuck)} of {len(frame)} runs did not learn (training loss over their last epoch at "
+                 f"or above {UNLEARNED_SHARE:.0%} of the entropy of their training labels, ln C for C balanced classes: the loss of an "
+                 f"answer that ignores the input), so their scores are chance, not what the model can do: "
+                 f"{'; '.join(cells)}")
+
+
+# Config fields that make two runs different experiments beyond the table's own axes.
+# `fast` is one: the regime is part of every row's key.
+_AXES = {"model", "task", "strategy", "k", "params", "seed", "data_dir", "device", "trust_remote_code", "eval_batch_size",
+         "fast"}
+
+
+def _setting(config: dict[str, Any]) -> str:
+    import json
+
+    from layerdrop.experiments.config import ADDED_LATER
+
+    # Records written before a field existed ran with the value ADDED_LATER gives it: the same setting.
+    config = {**ADDED_LATER, **{k: v for k, v in config.items() if not (k in ADDED_LATER and v is None)}}
+    return json.dumps({k: v for k, v in sorted(config.items()) if k not in _AXES}, default=str)
+
+
+def bootstrap_ci(diffs: list[float], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the mean of paired differences (resampling seeds)."""
+    import numpy as np
+
+    values = np.asarray(diffs, dtype=float)
+    if len(values) < 2:
+        return (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+@dataclass
+class Row:
+    model: str
+    regime: str  # `records.regime`: how the row's runs were trained
+    strategy: str
+    k: int
+    dropped: str
+    tasks: dict[str, tuple[float, float, int]]  # task -> (mean, std, n)
+    macro: float | None
+    macro_no_wnli: float | None
+    parameters: int | None
+    delta: float | None = None
+    retained: float | None = None
+    paired: dict[str, Any] = field(default_factory=dict)  # mean diff, ci, n seeds, against
+
+
+def _per_seed_macro(group, tasks: list[str]) -> dict[int, float]:
+    """Macro average per seed over `tasks`, for seeds that have every task."""
+    by_seed = group.groupby("seed")
+    out = {}
+    for seed, g in by_seed:
+        values = g.groupby("task")["value"].mean()
+        if all(t in values for t in tasks):
+            out[int(seed)] = float(sum(values[t] for t in tasks) / len(tasks))
+    return out
+
+
+def build(frame, against: str | None = None) -> tuple[list[Row], list[str]]:
+    """Aggregate into rows (model, then full model first, then strategies by name, then K)."""
+    tasks = sorted(frame["task"].unique())
+    no_wnli = [t for t in tasks if t != "wnli"] or tasks
+    rows: list[Row] = []
+    macros: dict[tuple, dict[int, float]] = {}
+    for (model, regime, strategy, k), group in frame.groupby(["model", "regime", "strategy", "k"], sort=False):
+        stats = {}
+        for task, g in group.groupby("task"):
+            values = g["value"].tolist()
+            std = float(g["value"].std(ddof=1)) if len(values) > 1 else math.nan
+            stats[task] = (float(sum(values) / len(values)), std, len(values))
+        complete = all(t in stats for t in tasks)
+        dropped = group["dropped"].unique()
+        rows.append(Row(
+            model, regime, strategy, int(k), dropped[0] if len(dropped) == 1 else "varies by seed", stats,
+            sum(stats[t][0] for t in tasks) / len(tasks) if complete else None,
+            sum(stats[t][0] for t in no_wnli) / len(no_wnli) if all(t in stats for t in no_wnli) else None,
+            round(group["parameters"].mean()) if group["parameters"].notna().any() else None,
+        ))
+        macros[(model, regime, strategy, int(k))] = _per_seed_macro(group, tasks)
+    order = {FULL_MODEL: ""}
+    rows.sort(key=lambda r: (r.model, r.regime != "stock", r.regime, order.get(r.strategy, r.strategy), r.k))
+    for row in rows:
+        # A row is compared only with runs trained the same way: its own regime's full model.
+        base = next((r for r in rows if (r.model, r.regime) == (row.model, row.regime) and r.k == 0), None)
+        if base and base.macro is not None and row.macro is not None:
+            row.delta = row.macro - base.macro
+            row.retained = 100.0 * row.macro / base.macro if base.macro else None
+        key = (row.model, row.regime, row.strategy, row.k)
+        if against is None:
+            ref_key = (row.model, row.regime, FULL_MODEL, 0) if base else None
+        else:
+            ref_key = next(((r.model, r.regime, r.strategy, r.k) for r in rows if (r.model, r.regime) == (row.model, row.regime)
+                            and r.k == row.k and r.strategy == against), None)
+        if ref_key and ref_key != key:
+            mine, ref = macros[key], macros[ref_key]
+            seeds = sorted(set(mine) & set(ref))
+            diffs = [mine[s] - ref[s] for s in seeds]
+            if diffs:
+                row.paired = {"against": ref_key[2], "diff": sum(diffs) / len(diffs),
+                              "ci": bootstrap_ci(diffs), "n": len(diffs)}
+    return rows, tasks
+
+
+def check_against(frame, against: str | None) -> None:
+    if against is None:
+        return
+    if against == FULL_MODEL:
+        raise UsageError("--against pairs each row with a strategy at the same K, and the full model is the default",
+                         "omit --against to pair with the full model")
+    labels = sorted(set(frame["strategy"]) - {FULL_MODEL})
+    if not labels:
+        raise UsageError(f"--against '{against}': these runs hold only the full model", "omit --against")
+    if against not in labels:
+        from layerdrop.errors import did_you_mean
+
+        raise UsageError(f"--against '{against}' is not a strategy in these runs{did_you_mean(against, labels)}",
+                         f"choose one of {', '.join(labels)}")
