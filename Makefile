@@ -25,7 +25,7 @@ $(BIN)/layerdrop: pyproject.toml constraints.txt
 setup: $(BIN)/layerdrop
 
 # Drop the top 2 of MiniLM's 6 layers, fine-tune on 2,000 SST-2 examples, evaluate on the full
-# dev set (about two minutes on two CPU cores), and save the fine-tuned 4-layer model.
+# dev set (about a minute on two CPU cores), and save the fine-tuned 4-layer model.
 demo: setup
 	$(BIN)/layerdrop plan --model minilm-l6 --strategy top --k 2
 	$(if $(DEMO_GLUE),LAYERDROP_GLUE_DIR=$(DEMO_GLUE)) $(BIN)/layerdrop run --model minilm-l6 --task sst2 \

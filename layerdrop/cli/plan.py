@@ -61,7 +61,8 @@ def plan(
 
         run_cfg = RunConfig(model=model, task=task, strategy=strategy, k=k, params=params, seed=seed,
                             data_dir=data_dir, trust_remote_code=trust_remote_code)
-        selection = choose_layers(run_cfg, Resources())[-1]  # loads data only for a strategy that scores
+        # Data and weights load only for a strategy that scores, on the device `run` would use.
+        selection = choose_layers(run_cfg, Resources(), _default_device()).selection
     else:
         cfg = DropConfig(model=model or "", strategy=strategy, k=k, params=params, seed=seed, trust_remote_code=trust_remote_code)
         selection = select_layers(cfg, n_layers=n_layers)
@@ -81,3 +82,12 @@ def plan(
         common.layers_text(selection.dropped_layers), common.layers_text(selection.kept_layers),
     )
     common.out.print(table)
+
+
+def _default_device() -> str:
+    """`--device auto`'s choice, as `layerdrop run` makes it: CUDA, then MPS, then the CPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    return "mps" if torch.backends.mps.is_available() else "cpu"

@@ -15,16 +15,20 @@ def report(
     against: Annotated[Optional[str], typer.Option("--against", help="Pair each row with this strategy at the same K, instead of the full model.")] = None,
     plots: Annotated[Optional[str], typer.Option("--plots", help="Write PNG and SVG figures into this folder.")] = None,
     compare_paper: Annotated[bool, typer.Option("--compare-paper", help="Add Sajjad et al.'s published numbers where model (alias such as bert-base, its hub id, or a folder named like it), strategy and K match.")] = False,
+    ci_level: Annotated[float, typer.Option("--ci-level", help="Confidence level of the paired intervals (0 < level < 1).")] = 0.95,
+    strict: Annotated[bool, typer.Option("--strict", help="Refuse, instead of warning, to pool runs of one row made with different settings or code.")] = False,
 ) -> None:
     """Turn run records into a paper-style table (and figures).
 
-    Rows are model x strategy x K, with the dropped layers; columns are each task's main metric
-    (%) as mean ± std (n seeds), the macro average with and without WNLI, the change against the
-    full model (K=0), the share of its score retained, and parameters. "paired Δ" is the mean
-    difference against the full model (or --against), paired by seed, with a 95% bootstrap
-    interval over seeds: an interval that spans 0 is seed noise. Runs whose last-epoch training
-    loss stayed at or above 97% of an input-blind answer's (the entropy of the training labels, ln C
-    for C balanced classes) are named on stderr: they did not learn.
+    Rows are model x training regime x strategy x K, with the dropped layers; columns are each
+    task's main metric (%) as mean ± std (n seeds), the macro average with and without WNLI, the
+    change against the full model (K=0) of the same regime, the share of its score retained, and
+    parameters. "paired Δ" is the mean difference against that full model (or --against), paired
+    by seed, with a Student-t interval (n < 10 seeds) or a bootstrap one (n >= 10): an interval
+    that spans 0 does not show a difference. Notes under the table name the method and count the
+    intervals. Runs whose last-epoch training loss stayed at or above 97% of an input-blind
+    answer's (the entropy of the training labels, or their variance for regression) are named on
+    stderr: they did not learn.
 
     Examples:
 
@@ -33,6 +37,8 @@ def report(
         layerdrop report results/my-sweep --format latex --output table.tex --plots figures/
 
         layerdrop report results/my-sweep --against top --metric f1
+
+        layerdrop report results/my-sweep --ci-level 0.99 --strict
     """
     from pathlib import Path
 
@@ -42,14 +48,16 @@ def report(
 
     if fmt not in FORMATS:
         raise UsageError(f"unknown --format '{fmt}'", f"choose one of {', '.join(FORMATS)}")
-    frame = reports.load(paths, metric)
+    if not 0 < ci_level < 1:
+        raise UsageError(f"--ci-level {ci_level} is outside (0, 1)", "pass e.g. --ci-level 0.95")
+    frame = reports.load(paths, metric, strict=strict)
     reports.check_against(frame, against)
-    rows, tasks = reports.build(frame, against)
+    rows, tasks = reports.build(frame, against, level=ci_level)
     paper = published() if compare_paper else None
     if paper is not None and not any(r.model in paper["top"] or r.model in paper["seven_task_mean"] for r in rows):
         common.err.print("note: the paper has no numbers for these models (it used bert-base, xlnet-base, roberta-base, distilbert-base)",
                          highlight=False, markup=False)
-    text = render(rows, tasks, fmt, paper)
+    text = render(rows, tasks, fmt, paper, reports.notes(rows, frame, ci_level))
     if output:
         target = Path(output)
         if target.is_dir():

@@ -64,7 +64,7 @@ def load_task_data(task: Task, data_dir: str | Path | None) -> dict[str, Split]:
     if data_dir is None and os.environ.get(GLUE_DIR_ENV):
         data_dir = os.environ[GLUE_DIR_ENV]
     if data_dir is None:
-        return _load_hub(task)
+        return _checked(task, _load_hub(task))
     root = Path(data_dir).expanduser()
     if not root.is_dir():
         raise DataError(f"GLUE data folder {root} does not exist", "check --data-dir")
@@ -80,19 +80,29 @@ def load_task_data(task: Task, data_dir: str | Path | None) -> dict[str, Split]:
             if cols.skipped_rows:
                 log.warning("%s: skipped %d malformed rows", paths[split], cols.skipped_rows)
             result[split] = Split(cols.texts, cols.labels, str(paths[split]))
-        return result
+        return _checked(task, result)
     if has_parquet:
-        return {
+        return _checked(task, {
             split: Split(*_astuple(glue_files.read_parquet(task, split, root)),
                          f"{hub_dir / split}-*.parquet")
             for split in splits
-        }
+        })
     expected = ", ".join(str(p) for p in glue_files.tsv_paths(task, root).values())
     raise DataError(
         f"no {task.name} data in {root}: expected {expected} (original GLUE layout) "
         f"or {hub_dir}/train-*.parquet (copy of the hub repo {HUB_REPO})",
         f"point --data-dir at the folder that contains {task.glue_folder}/",
     )
+
+
+def _checked(task: Task, splits: dict[str, Split]) -> dict[str, Split]:
+    """Refuse a classification training split whose labels are all one class, as custom files are:
+    a model trained on it learns nothing about the task, and its score would say otherwise."""
+    train = splits["train"]
+    if not task.is_regression and train.labels and len(set(train.labels)) < 2:
+        name = task.labels[train.labels[0]] if task.labels else train.labels[0]
+        raise DataError(f"{train.source}: every training label is {name!r}", "classification needs two or more labels")
+    return splits
 
 
 def _astuple(cols: glue_files.Columns) -> tuple:

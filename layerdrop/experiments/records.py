@@ -34,13 +34,50 @@ def library_versions() -> dict[str, str]:
 
     from layerdrop import __version__
 
-    found = {"layerdrop": __version__, "python": platform.python_version()}
+    found = {"layerdrop": __version__, "layerdrop_source": source_identity(), "python": platform.python_version()}
     for package in ("torch", "transformers", "datasets", "accelerate", "tokenizers"):
         try:
             found[package] = version(package)
         except PackageNotFoundError:
             pass
     return found
+
+
+_SOURCE: list[str] = []  # computed once per process
+
+
+def source_identity() -> str:
+    """The code this process runs: `git:<commit>` (`+dirty` when tracked files differ from it) from
+    a checkout, else `sha256:<hash>` of the installed package's .py files (the built-in strategies
+    included), so two records made by different code never look alike."""
+    if _SOURCE:
+        return _SOURCE[0]
+    import hashlib
+    import subprocess
+
+    package = Path(__file__).resolve().parents[1]
+    root = package.parent
+    identity = None
+    if (root / ".git").exists() and (root / "pyproject.toml").is_file():
+        try:
+            commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                    timeout=10, check=True).stdout.strip()
+            dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+            identity = f"git:{commit}" + ("+dirty" if dirty else "")
+        except (OSError, subprocess.SubprocessError):
+            identity = None
+    if identity is None:
+        digest = hashlib.sha256()
+        # An installed wheel holds the strategies in the package (`_strategies`); a source tree beside it.
+        beside = root / "strategies"
+        folders = [package] + ([beside] if (beside / "__init__.py").is_file() and (root / "pyproject.toml").is_file() else [])
+        for folder in folders:
+            for path in sorted(folder.rglob("*.py")):
+                digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+        identity = f"sha256:{digest.hexdigest()[:16]}"
+    _SOURCE.append(identity)
+    return identity
 
 
 def check_writable(path: str | Path) -> Path:
@@ -132,31 +169,45 @@ def training_identity(record: dict[str, Any]) -> str:
     return json.dumps(seen, sort_keys=True, default=str)
 
 
-# Speed paths that were always on before schema 2, by the record field that said they ran.
+# Speed paths that were always on before schema 2 and changed what was computed (which positions
+# ran, which dropout masks were drawn), by the record field that said they ran. Used-rows embedding
+# training (`trained_embedding_rows`) ran then too; it trains the same model up to float rounding
+# with the same random numbers, so it does not split old records. (Since schema 2 it is part of
+# `--fast`, whose runs get their own ids and rows.)
 LEGACY_PATHS = {"summary_only_last_layer": "summary-only last layer", "unpadded_sublayers": "unpadded sublayers",
                 "dropout_masks": "sfc64 dropout masks"}
 
 
 def legacy_paths(record: dict[str, Any]) -> list[str]:
-    """The pre-schema-2 speed paths a record says ran (none for records written since)."""
-    ran = [name for field, name in LEGACY_PATHS.items()
-           if record.get(field) not in (None, False, "torch")]
-    if record.get("trained_embedding_rows") is not None and "fast" not in record.get("config", {}):
-        ran.append("used-rows embeddings")
-    return ran
+    """The pre-schema-2 speed paths a record says ran that changed its computation (none for
+    records written since)."""
+    return [name for field, name in LEGACY_PATHS.items() if record.get(field) not in (None, False, "torch")]
 
 
 def regime(record: dict[str, Any]) -> str:
     """How a run was trained, in one short label: `stock`, `fast: compact_vocab`, or for records
-    written before `--fast` existed, `pre-0.2` and the always-on paths it recorded. Tables group
-    by it, so runs trained differently never share a row."""
+    written before `--fast` existed, `pre-0.2` and the always-on paths it recorded; then, when not
+    fp32 on a CPU, the precision and device type (`stock (bf16, cuda)`). Tables group by it, so
+    runs trained differently never share a row."""
     config = record.get("config", {})
     if "fast" not in config:
         paths = legacy_paths(record)
-        return "pre-0.2" + (f": {', '.join(paths)}" if paths else "")
-    if not config["fast"]:
-        return "stock"
-    return "fast: " + (", ".join(record.get("fast_paths") or []) or "none ran")
+        label = "pre-0.2" + (f": {', '.join(paths)}" if paths else "")
+    elif not config["fast"]:
+        label = "stock"
+    else:
+        label = "fast: " + (", ".join(record.get("fast_paths") or []) or "none ran")
+    precision = record.get("precision") or config.get("precision") or "fp32"
+    device = str(record.get("device") or "cpu").split(":")[0]
+    extras = [value for value, usual in ((precision, "fp32"), (device, "cpu")) if value != usual]
+    return label + (f" ({', '.join(extras)})" if extras else "")
+
+
+def code_identity(record: dict[str, Any]) -> str:
+    """The code that made a record: its source identity (a commit, or a hash of the installed
+    source) where recorded, else the layerdrop version alone."""
+    versions = record.get("versions") or {}
+    return versions.get("layerdrop_source") or f"layerdrop {versions.get('layerdrop', 'unknown')}"
 
 
 _TRAINED: dict[str, tuple[tuple[int, int], dict[str, dict[str, Any]]]] = {}  # path -> (size, mtime), identity -> record

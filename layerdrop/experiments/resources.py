@@ -76,6 +76,16 @@ class EncodedKey:
 
 
 @dataclass(frozen=True)
+class ConfigKey:
+    location: str
+
+
+@dataclass(frozen=True)
+class TokenizerKey:
+    location: str
+
+
+@dataclass(frozen=True)
 class ModelKey:
     location: str
     num_labels: int
@@ -129,10 +139,10 @@ class Resources:
 
     # --- models --------------------------------------------------------------------------
     def model_config(self, source, trust_remote_code: bool):
-        return self.get(("config", source.location), lambda: models.load_config(source, trust_remote_code))
+        return self.get(ConfigKey(source.location), lambda: models.load_config(source, trust_remote_code))
 
     def tokenizer(self, source, trust_remote_code: bool):
-        return self.get(("tokenizer", source.location), lambda: models.load_tokenizer(source, trust_remote_code))
+        return self.get(TokenizerKey(source.location), lambda: models.load_tokenizer(source, trust_remote_code))
 
     def encoded(self, cfg: RunConfig, source, split: str):
         """A split of this run's data, tokenized.

@@ -27,6 +27,15 @@ from layerdrop.training import hardware
 
 
 @dataclass(frozen=True)
+class LayerChoice:
+    """What `choose_layers` resolved: the model's source and config, and the checked selection."""
+
+    source: Any
+    model_config: Any
+    selection: Any
+
+
+@dataclass(frozen=True)
 class Prepared:
     """Everything a run needs before training: the model's source and config, the checked layer
     selection, and the task's data."""
@@ -37,7 +46,7 @@ class Prepared:
     data: TaskData
 
 
-def choose_layers(cfg: RunConfig, cache: Resources, device: str = "cpu"):
+def choose_layers(cfg: RunConfig, cache: Resources, device: str = "cpu") -> LayerChoice:
     """The run's checked layer selection, from the model's config alone unless the strategy
     asks for layer scores (then the task's data and the pretrained weights load).
 
@@ -53,13 +62,27 @@ def choose_layers(cfg: RunConfig, cache: Resources, device: str = "cpu"):
     family_of(model_config)
     selection = select_layers(cfg.drop_config(), n_layers=n_layers_of(model_config), model_config=model_config,
                               score_provider=score_provider(cache, cfg, source, device))
-    return source, model_config, selection
+    return LayerChoice(source, model_config, selection)
+
+
+# Training examples whose text checks that the tokenizer can read the task (`check_tokenizer`).
+TOKENIZER_PROBE = 200
 
 
 def prepare(cfg: RunConfig, cache: Resources, device: str = "cpu") -> Prepared:
-    """Everything before training: model config, the checked layer selection, then the data."""
-    source, model_config, selection = choose_layers(cfg, cache, device)
-    return Prepared(source, model_config, selection, cache.task_data(cfg))
+    """Everything before training, each a check of the user's inputs: the model's config, the layer
+    selection, the data, a tokenizer that reads it, and the weights. A failure here is a usage
+    error (exit 2) that leaves no record, so a damaged checkpoint never becomes a `failed` run."""
+    from layerdrop.models.loading import check_tokenizer
+
+    choice = choose_layers(cfg, cache, device)
+    source = choice.source
+    data = cache.task_data(cfg)
+    tokenizer = cache.tokenizer(source, cfg.trust_remote_code)
+    texts = [text for column in data.splits["train"].texts for text in column[:TOKENIZER_PROBE]]
+    check_tokenizer(tokenizer, source.name, texts)
+    cache.pretrained(cfg, source, data.task)  # loads the weights once; the run takes them over
+    return Prepared(source, choice.model_config, choice.selection, data)
 
 
 def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, save_model: str | Path | None = None,
@@ -107,6 +130,8 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
         if twin is not None:
             return _reuse(record, twin)
         preparing = False
+        progress.log(f"fine-tuning on {record['train_examples']:,} {prepared.data.task.name} examples for {cfg.epochs:g} "
+                     f"epoch{'s' if cfg.epochs != 1 else ''} ({'--fast' if cfg.fast else 'stock'})")
         _train_and_evaluate(record, cfg, cache, accelerator, prepared, keep_pristine=resources is not None,
                             save_model=save_model)
         record["status"] = "ok"
@@ -153,6 +178,7 @@ def _described(prepared: Prepared) -> dict[str, Any]:
         "layer_scores": selection.layer_scores,
         "train_examples": len(splits["train"]),
         "train_label_entropy": _label_entropy(task, splits["train"].labels),
+        "train_label_variance": _label_variance(task, splits["train"].labels),
         "eval_examples": {name: len(splits[name]) for name in task.eval_splits},
     }
 
@@ -167,6 +193,16 @@ def _label_entropy(task, labels) -> float | None:
 
     n = len(labels)
     return round(-sum(c / n * math.log(c / n) for c in Counter(labels).values()), 6)
+
+
+def _label_variance(task, labels) -> float | None:
+    """Variance of the training labels of a regression task: the mean squared error of a model
+    that ignores its input and answers with their mean (None for classification)."""
+    if not task.is_regression or not labels:
+        return None
+    import statistics
+
+    return round(statistics.pvariance([float(label) for label in labels]), 6)
 
 
 def _train_and_evaluate(record: dict[str, Any], cfg: RunConfig, cache: Resources, accelerator, prepared: Prepared,
@@ -190,6 +226,7 @@ def _train_and_evaluate(record: dict[str, Any], cfg: RunConfig, cache: Resources
                   train_loss_last_epoch=round(stats.last_epoch_loss, 6),
                   train_loss_by_epoch=[round(loss, 6) for loss in stats.epoch_losses],
                   fast_paths=list(stats.fast_paths),  # as the paths reported it, after they ran
+                  fast_skipped=stats.fast_skipped,  # under --fast, each path that stood down, and why
                   trained_embedding_rows=stats.embedding_rows,
                   throughput=_throughput(stats, model, record["parameters_after"], accelerator, cfg),
                   memory=hardware.peak_memory(accelerator.device))
@@ -208,7 +245,8 @@ def _train_and_evaluate(record: dict[str, Any], cfg: RunConfig, cache: Resources
 # What a reused record takes from its twin: what the training produced. Not the timings,
 # throughput or memory: this cell did not train, so it has none of its own to report.
 OUTCOME_FIELDS = ("parameters_before", "parameters_after", "train_steps", "final_train_loss", "train_loss_last_epoch",
-                  "train_loss_by_epoch", "fast_paths", "trained_embedding_rows", "metrics", "main_metric")
+                  "train_loss_by_epoch", "fast_paths", "fast_skipped", "trained_embedding_rows", "metrics",
+                  "main_metric")
 
 
 def _reuse(record: dict[str, Any], twin: dict[str, Any]) -> dict[str, Any]:

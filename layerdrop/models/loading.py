@@ -142,17 +142,53 @@ def load_config(source: ModelSource, trust_remote_code: bool = False):
 
 
 def load_tokenizer(source: ModelSource, trust_remote_code: bool = False):
+    """The model's tokenizer, checked to have a vocabulary (`check_tokenizer`)."""
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(source.location, **load_kwargs(source, trust_remote_code))
+        tokenizer = AutoTokenizer.from_pretrained(source.location, **load_kwargs(source, trust_remote_code))
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load the tokenizer of model '{source.name}': {exc}", "check --model") from exc
+    check_tokenizer(tokenizer, source.name)
+    return tokenizer
+
+
+# A tokenizer whose vocabulary, special tokens aside, is smaller than this cannot read text.
+MIN_VOCABULARY = 10
+# Share of a task's tokens read as [UNK] above which the tokenizer is taken not to read the text at
+# all. High on purpose: a small but real vocabulary (the tests' 78 tokens read 72-89% of their
+# fixture text as [UNK]) still trains; a vocabulary of special tokens alone reads 100%.
+MAX_UNKNOWN_SHARE = 0.95
+
+
+def check_tokenizer(tokenizer, name: str, texts: list[str] | None = None) -> None:
+    """Stop on a tokenizer that cannot read text, before anything is trained or written.
+
+    transformers builds a tokenizer of the special tokens alone when a folder has weights but no
+    vocabulary (`save_pretrained` of the model only), and then every word reads as [UNK]. With
+    `texts` (a sample of the task's), also stop when most of their tokens are unknown."""
+    fix = (f"save the tokenizer beside the weights (tokenizer.save_pretrained(DIR)), or pass the model "
+           f"folder or hub id it came from")
+    words = len(tokenizer) - len(set(tokenizer.all_special_ids))
+    if words < MIN_VOCABULARY:
+        raise ModelError(f"the tokenizer of model '{name}' has no vocabulary ({len(tokenizer)} tokens, all special)", fix)
+    unknown = tokenizer.unk_token_id
+    if not texts or unknown is None:
+        return
+    ids = [i for row in tokenizer(texts, add_special_tokens=False)["input_ids"] for i in row]
+    share = sum(i == unknown for i in ids) / len(ids) if ids else 0.0
+    if share > MAX_UNKNOWN_SHARE:
+        raise ModelError(f"the tokenizer of model '{name}' reads {share:.0%} of the task's tokens as "
+                         f"{tokenizer.unk_token}: it does not fit this text", fix)
 
 
 def load_model(source: ModelSource, auto_class: str = "AutoModel", trust_remote_code: bool = False, **extra):
     """Load weights with a transformers Auto class (safetensors preferred where the repo has them)."""
     import transformers
+
+    import pickle
+
+    from safetensors import SafetensorError
 
     cls = getattr(transformers, auto_class)
     try:
@@ -161,6 +197,23 @@ def load_model(source: ModelSource, auto_class: str = "AutoModel", trust_remote_
         raise
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load model '{source.name}': {exc}", "check --model") from exc
+    except (SafetensorError, pickle.UnpicklingError, EOFError, RuntimeError) as exc:
+        # A damaged or foreign file under a checkpoint's name: safetensors' header error, or
+        # torch.load's on a .bin. One line naming the file, not the loader's traceback. Other
+        # runtime errors (out of memory, a bug) are not the user's input: let them through.
+        if isinstance(exc, RuntimeError) and not any(s in str(exc) for s in ("PytorchStreamReader", "load key")):
+            raise
+        raise ModelError(f"cannot read the weights of model '{source.name}' ({_weights_file(source)}): {exc}",
+                         "the file is damaged or not a checkpoint: download or save the model again") from exc
+
+
+def _weights_file(source: ModelSource) -> str:
+    folder = Path(source.location)
+    if source.is_local:
+        for name in ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"):
+            if (folder / name).exists():
+                return str(folder / name)
+    return source.location
 
 
 def load_original(source: ModelSource, config, trust_remote_code: bool = False):

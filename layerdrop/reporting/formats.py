@@ -51,8 +51,8 @@ def paper_numbers(row: Row, tasks: list[str], paper: dict[str, Any]) -> dict[str
 
 
 def model_label(row: Row) -> str:
-    """The model column: the model's name, and its training regime when that is not stock."""
-    return row.model if row.regime == "stock" else f"{row.model} [{row.regime}]"
+    """The model's name and, in brackets, its training regime (tables show it when they hold several)."""
+    return f"{row.model} [{row.regime}]"
 
 
 def _params(count: int | None) -> str:
@@ -76,8 +76,10 @@ def numeric_records(rows: list[Row], tasks: list[str], paper: dict | None = None
         rec.update({"macro": r.macro, "macro w/o wnli": r.macro_no_wnli, "delta vs full": r.delta,
                     "retained %": r.retained, "parameters": r.parameters})
         if r.paired:
+            low, high = (None if math.isnan(x) else x for x in r.paired["ci"])
             rec.update({"paired against": r.paired["against"], "paired diff": r.paired["diff"],
-                        "paired ci low": r.paired["ci"][0], "paired ci high": r.paired["ci"][1], "paired n": r.paired["n"]})
+                        "paired ci low": low, "paired ci high": high, "paired n": r.paired["n"],
+                        "ci_method": r.paired["method"], "ci_level": r.paired["level"]})
         if paper is not None:
             rec.update(paper_numbers(r, tasks, paper))
         out.append(rec)
@@ -86,15 +88,17 @@ def numeric_records(rows: list[Row], tasks: list[str], paper: dict | None = None
 
 def display_table(rows: list[Row], tasks: list[str], paper: dict | None = None) -> tuple[list[str], list[list[str]]]:
     """Header and string cells: `mean ± std (n)` per task, then the summary columns."""
+    level = next((r.paired["level"] for r in rows if r.paired), 0.95)
     header = ["model", "strategy", "K", "dropped", *tasks, "macro", "macro w/o WNLI", "Δ vs full", "retained", "params",
-              "paired Δ [95% CI]"]
+              f"paired Δ [{level:.0%} CI]"]
+    several_regimes = len({r.regime for r in rows}) > 1
     paper_cols: list[str] = []
     if paper is not None:
         paper_cols = sorted({c for r in rows for c in paper_numbers(r, tasks, paper)}, key=lambda c: (c != "paper 7-task mean", c))
         header += paper_cols
     body = []
     for r in rows:
-        cells = [model_label(r), r.strategy, str(r.k), r.dropped]
+        cells = [model_label(r) if several_regimes else r.model, r.strategy, str(r.k), r.dropped]
         for t in tasks:
             mean, std, n = r.tasks.get(t, (None, math.nan, 0))
             cells.append("–" if mean is None else f"{mean:.2f} ± {_fmt(std)} ({n})")
@@ -103,7 +107,8 @@ def display_table(rows: list[Row], tasks: list[str], paper: dict | None = None) 
                   _params(r.parameters)]
         if r.paired:
             low, high = r.paired["ci"]
-            cells.append(f"{r.paired['diff']:+.2f} [{_fmt(low)}, {_fmt(high)}] vs {r.paired['against']} (n={r.paired['n']})")
+            interval = "no interval" if math.isnan(low) else f"[{_fmt(low)}, {_fmt(high)}]"
+            cells.append(f"{r.paired['diff']:+.2f} {interval} vs {r.paired['against']} (n={r.paired['n']})")
         else:
             cells.append("")
         if paper is not None:
@@ -113,7 +118,22 @@ def display_table(rows: list[Row], tasks: list[str], paper: dict | None = None) 
     return header, body
 
 
-def render(rows: list[Row], tasks: list[str], fmt: str, paper: dict | None = None) -> str:
+def render(rows: list[Row], tasks: list[str], fmt: str, paper: dict | None = None, notes: list[str] = ()) -> str:
+    """The table in `fmt`; md, html and latex carry `notes` below it (csv and json carry the same
+    facts per row: `regime`, `ci_method`, `ci_level`)."""
+    table = _table(rows, tasks, fmt, paper)
+    if not notes or fmt in ("csv", "json"):
+        return table
+    if fmt == "md":
+        return table + "\n" + "\n".join(f"- {note}" for note in notes) + "\n"
+    if fmt == "html":
+        import html
+
+        return table + "".join(f"<p>{html.escape(note)}</p>\n" for note in notes)
+    return table + "".join(f"% {note}\n" for note in notes)  # latex
+
+
+def _table(rows: list[Row], tasks: list[str], fmt: str, paper: dict | None = None) -> str:
     if fmt in ("csv", "json"):
         import pandas as pd
 

@@ -16,10 +16,10 @@ from layerdrop.experiments import records
 from layerdrop.errors import DataError, LayerdropError, UsageError
 
 FULL_MODEL = "full model"
-BOOTSTRAP_RESAMPLES = 10_000
-# A run whose mean loss over its last epoch is this close to the entropy of its training labels
-# (ln C for C balanced classes), the loss of an answer that ignores the input, did not learn. Cells
-# that fit sit well below: 0.37-0.65 on RTE (ln 2 = 0.693).
+# A run whose mean loss over its last epoch is this close to the loss of an answer that ignores the
+# input did not learn: the entropy of its training labels (ln C for C balanced classes), or for
+# regression their variance (the MSE of always answering their mean). Cells that fit sit well
+# below: 0.37-0.65 on RTE (ln 2 = 0.693).
 UNLEARNED_SHARE = 0.97
 
 
@@ -54,8 +54,12 @@ def strategy_label(record: dict[str, Any]) -> str:
     return name + (f" ({', '.join(f'{k}={v}' for k, v in shown.items())})" if shown else "")
 
 
-def load(paths: list[str], metric: str | None = None):
-    """A DataFrame with one row per successful run: model, strategy, k, task, seed, value, ..."""
+def load(paths: list[str], metric: str | None = None, strict: bool = False):
+    """A DataFrame with one row per successful run: model, regime, strategy, k, task, seed, value, ...
+
+    Rows group by model, training regime, strategy and K. Runs of one row that differ in another
+    setting or in the code that made them are pooled as if they were seeds: that is warned about
+    on stderr, naming them, and with `strict` it is an error instead."""
     import pandas as pd
 
     rows = []
@@ -77,7 +81,8 @@ def load(paths: list[str], metric: str | None = None):
                 "task": record["task"], "seed": record["config"]["seed"], "value": 100.0 * metrics[name],
                 "dropped": ",".join(map(str, record["dropped_layers"])) or "-", "parameters": record.get("parameters_after"),
                 "layer_scores": record.get("layer_scores"), "run_id": record["run_id"],
-                "setting": _setting(record.get("config", {})), "unlearned": _unlearned(record),
+                "setting": _setting(record.get("config", {})), "code": records.code_identity(record),
+                "unlearned": _unlearned(record),
             })
     if not rows and metric and metrics_seen:
         from layerdrop.errors import did_you_mean
@@ -92,13 +97,26 @@ def load(paths: list[str], metric: str | None = None):
                      "(and of its macro average)")
     # The same run recorded twice (e.g. --force) counts once: the last record wins.
     frame = pd.DataFrame(rows).drop_duplicates("run_id", keep="last").reset_index(drop=True)
-    mixed = frame.groupby(["model", "regime", "strategy", "k", "task"])["setting"].nunique()
-    if (mixed > 1).any():
-        model, _, strategy, k, task = mixed[mixed > 1].index[0]
-        progress.log(f"warning: runs with different training settings share rows (e.g. {model} {strategy} K={k} {task}); "
-                     "their numbers are pooled as if they were seeds: report one setting at a time")
+    _check_pooling(frame, strict)
     _warn_unlearned(frame)
     return frame
+
+
+def _check_pooling(frame, strict: bool) -> None:
+    keys = ["model", "regime", "strategy", "k", "task"]
+    for column, what, fix in (("setting", "different training settings", "report one setting at a time"),
+                              ("code", "different code", "report runs of one code version at a time")):
+        mixed = frame.groupby(keys)[column].nunique()
+        if not (mixed > 1).any():
+            continue
+        model, regime, strategy, k, task = mixed[mixed > 1].index[0]
+        cell = frame[(frame[keys] == [model, regime, strategy, k, task]).all(axis=1)]
+        named = ", ".join(sorted(cell[column].unique())) if column == "code" else f"{cell[column].nunique()} settings"
+        message = (f"runs made with {what} share {int((mixed > 1).sum())} row(s) (e.g. {model} [{regime}] {strategy} "
+                   f"K={k} {task}: {named}); their numbers would be pooled as if they were seeds")
+        if strict:
+            raise UsageError(message, fix + ", or drop --strict to pool them with a warning")
+        progress.log(f"warning: {message}: {fix} (--strict makes this an error)")
 
 
 def _unlearned(record: dict[str, Any]) -> bool:
@@ -106,11 +124,13 @@ def _unlearned(record: dict[str, Any]) -> bool:
     loss = record.get("train_loss_last_epoch")
     if loss is None:  # records from before the field existed
         return False
-    if "train_label_entropy" in record:
-        blind = record["train_label_entropy"]  # None for regression
+    if record.get("train_label_variance") is not None:  # regression: the MSE of answering the mean
+        blind = record["train_label_variance"]
+    elif "train_label_entropy" in record:
+        blind = record["train_label_entropy"]  # None for regression records older than the variance
     else:
         blind = _ln_classes(record)
-    return blind is not None and loss >= UNLEARNED_SHARE * blind
+    return blind is not None and blind > 0 and loss >= UNLEARNED_SHARE * blind
 
 
 def _ln_classes(record: dict[str, Any]) -> float | None:
@@ -136,8 +156,9 @@ def _warn_unlearned(frame) -> None:
         seeds = sorted(set(g["seed"]))
         cells.append(f"{model} {task} {strategy} K={k} seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}")
     progress.log(f"warning: {len(stuck)} of {len(frame)} runs did not learn (training loss over their last epoch at "
-                 f"or above {UNLEARNED_SHARE:.0%} of the entropy of their training labels, ln C for C balanced classes: the loss of an "
-                 f"answer that ignores the input), so their scores are chance, not what the model can do: "
+                 f"or above {UNLEARNED_SHARE:.0%} of the entropy of their training labels, ln C for C balanced classes, or of "
+                 f"their variance for regression: the loss of an answer that ignores the input), so their scores are chance, "
+                 f"not what the model can do: "
                  f"{'; '.join(cells)}")
 
 
@@ -155,19 +176,6 @@ def _setting(config: dict[str, Any]) -> str:
     # Records written before a field existed ran with the value ADDED_LATER gives it: the same setting.
     config = {**ADDED_LATER, **{k: v for k, v in config.items() if not (k in ADDED_LATER and v is None)}}
     return json.dumps({k: v for k, v in sorted(config.items()) if k not in _AXES}, default=str)
-
-
-def bootstrap_ci(diffs: list[float], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float]:
-    """95% percentile bootstrap interval of the mean of paired differences (resampling seeds)."""
-    import numpy as np
-
-    values = np.asarray(diffs, dtype=float)
-    if len(values) < 2:
-        return (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(low), float(high)
 
 
 @dataclass
@@ -197,8 +205,11 @@ def _per_seed_macro(group, tasks: list[str]) -> dict[int, float]:
     return out
 
 
-def build(frame, against: str | None = None) -> tuple[list[Row], list[str]]:
-    """Aggregate into rows (model, then full model first, then strategies by name, then K)."""
+def build(frame, against: str | None = None, level: float = 0.95) -> tuple[list[Row], list[str]]:
+    """Aggregate into rows (model, then full model first, then strategies by name, then K), each
+    paired by seed with the full model of its regime (or `against`), with a `level` interval."""
+    from layerdrop.reporting.intervals import paired_interval
+
     tasks = sorted(frame["task"].unique())
     no_wnli = [t for t in tasks if t != "wnli"] or tasks
     rows: list[Row] = []
@@ -237,9 +248,36 @@ def build(frame, against: str | None = None) -> tuple[list[Row], list[str]]:
             seeds = sorted(set(mine) & set(ref))
             diffs = [mine[s] - ref[s] for s in seeds]
             if diffs:
-                row.paired = {"against": ref_key[2], "diff": sum(diffs) / len(diffs),
-                              "ci": bootstrap_ci(diffs), "n": len(diffs)}
+                interval = paired_interval(diffs, level)
+                row.paired = {"against": ref_key[2], "diff": interval.mean, "ci": (interval.low, interval.high),
+                              "n": interval.n, "method": interval.method, "level": level}
     return rows, tasks
+
+
+def notes(rows: list[Row], frame, level: float = 0.95) -> list[str]:
+    """What a reader needs beside the table: how its intervals were made, how many it holds (one
+    in twenty 95% intervals excludes 0 by chance alone), runs that did not learn, and regimes."""
+    from layerdrop.reporting.intervals import NO_INTERVAL, describe
+
+    paired = [r.paired for r in rows if r.paired]
+    out = []
+    if paired:
+        against = paired[0]["against"]
+        out.append(f"Paired Δ: mean over seeds of (row − {against} of the same regime, same seed), macro average, "
+                   f"in points. {describe({p['method'] for p in paired}, level)}.")
+        count = sum(p["method"] != NO_INTERVAL for p in paired)
+        if count:
+            out.append(f"This table holds {count} interval{'s' if count > 1 else ''}: if no row truly differed, about "
+                       f"{count * (1 - level):.1f} of them would still exclude 0 by chance.")
+    stuck = int(frame["unlearned"].sum())
+    if stuck:
+        out.append(f"{stuck} of {len(frame)} runs did not learn (last-epoch training loss at or above "
+                   f"{UNLEARNED_SHARE:.0%} of an input-blind answer's); stderr names them.")
+    regimes = sorted(frame["regime"].unique())
+    if len(regimes) > 1:
+        out.append(f"Rows come from {len(regimes)} training regimes ({'; '.join(regimes)}), shown after the model "
+                   "name; each row is compared with the full model of its own regime.")
+    return out
 
 
 def check_against(frame, against: str | None) -> None:

@@ -85,9 +85,9 @@ def drop_and_save(cfg: DropConfig, output: str | Path, overwrite: bool = False, 
     selection = select_layers(cfg, model_config=model_config)
     if selection.k == 0:
         raise UsageError("--k 0 drops nothing, so there is no smaller model to save", "pass --k 1 or more")
+    tokenizer = models.load_tokenizer(source, cfg.trust_remote_code)  # checked first: it loads in a moment
     log(f"loading {source.name} ({source.location})")
     model = models.load_original(source, model_config, cfg.trust_remote_code)
-    tokenizer = models.load_tokenizer(source, cfg.trust_remote_code)
     before = count_parameters(model)
     drop_layers(model, selection.dropped_layers, provenance(cfg, source, selection))
     after = count_parameters(model)

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from layerdrop import interrupts, progress
 from layerdrop.data.batching import Encoded, collate, length_grouped_batches, length_sorted_batches, shuffled_batches
-from layerdrop.experiments.config import RunConfig
 from layerdrop.errors import RunFailed, UsageError
+
+if TYPE_CHECKING:  # the loop reads a RunConfig's fields; training never imports experiments at run time
+    from layerdrop.experiments.config import RunConfig
 
 PRECISIONS = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
 
@@ -52,8 +55,10 @@ class TrainStats:
     # to tell a cell that learned from one stuck at chance (ln 2 for two classes), and the curve
     # shows when a slow cell left that plateau.
     epoch_losses: tuple[float, ...]
-    # The `--fast` paths that ran, by name, as they reported it (empty in stock mode).
+    # The `--fast` paths that ran, by name, as they reported it (empty in stock mode), and under
+    # --fast, each path that did not run with the reason it stood down.
     fast_paths: tuple[str, ...] = ()
+    fast_skipped: dict[str, str] = field(default_factory=dict)
     # Rows of the word-embedding table that were trained (`fast.compact_vocab`); None when the
     # whole table was.
     embedding_rows: int | None = None
@@ -121,20 +126,26 @@ def fine_tune(model, train: Encoded, cfg: RunConfig, accelerator, regression: bo
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     total_steps = max(1, math.ceil(cfg.epochs * steps_per_epoch))
     model.to(accelerator.device)  # before the optimizer, so fused AdamW sees the final device
-    compaction = None
-    if cfg.fast and compact_vocab.applies(model, cfg.optimizer, cfg.weight_decay, cfg.precision,
-                                          accelerator.distributed_type.value):
-        compaction = compact_vocab.compact(model, train.input_ids, train.pad_id, cfg.weight_decay)
+    compaction, skipped = None, {}
+    if cfg.fast:
+        reason = compact_vocab.skip_reason(model, cfg.optimizer, cfg.weight_decay, cfg.precision,
+                                           accelerator.distributed_type.value)
+        if reason is None:
+            compaction = compact_vocab.compact(model, train.input_ids, train.pad_id, cfg.weight_decay)
+        else:
+            skipped["compact_vocab"] = reason
     try:
         stats = _train(model, train, cfg, accelerator, regression, total_steps, generator, compaction)
     finally:
         if compaction is not None:
             compaction.restore()  # also after a failure: the caller gets a plain transformers model back
     if compaction is None:
-        return stats
-    # Counted where it ran: the steps that went through the compact table.
-    ran = ("compact_vocab",) if compaction.steps else ()
-    return replace(stats, fast_paths=ran, embedding_rows=len(compaction.compact.used_ids) if ran else None)
+        return replace(stats, fast_skipped=skipped)
+    # Counted where it ran: optimizer steps taken through the compact table (each checks that the
+    # forward looked words up in it).
+    if compaction.steps:
+        return replace(stats, fast_paths=("compact_vocab",), embedding_rows=len(compaction.compact.used_ids))
+    return replace(stats, fast_skipped={"compact_vocab": "no optimizer step was taken"})
 
 
 def _train(model, train: Encoded, cfg: RunConfig, accelerator, regression: bool, total_steps: int, generator,

@@ -23,6 +23,16 @@ PRECIOUS = '{"run_id": "earlier", "status": "ok"}\n'
 def base(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("bad")
     tiny_model_dir(root / "tiny", "bert", n_layers=4)
+    # Weights without tokenizer files (a `save_pretrained` of the model alone): transformers builds
+    # a tokenizer of five special tokens from it, which reads every word as [UNK].
+    tiny_model_dir(root / "notok", "bert", n_layers=4)
+    for path in (root / "notok").iterdir():
+        if path.name.startswith(("tokenizer", "vocab", "special_tokens")):
+            path.unlink()
+    tiny_model_dir(root / "corrupt", "bert", n_layers=4)
+    (root / "corrupt" / "model.safetensors").write_bytes(b"this is not a safetensors file")
+    tiny_model_dir(root / "noweights", "bert", n_layers=4)
+    (root / "noweights" / "model.safetensors").unlink()
     write_glue(root / "glue")
     from transformers import GPT2Config, GPT2Model
 
@@ -79,6 +89,12 @@ CASES = {
     "latin-1 file": ([*RUN, "--k", "1", "--data-dir", "{glue:latin:" + (RTE_HEAD + "0\tcaf\xe9\tb\tentailment\n".encode("latin-1")).hex() + "}"], 2, "train.tsv"),
     "custom missing column": (["run", "--model", "{tiny}", "--train-file", "{csv}", "--validation-file", "{csv}", "--text-columns", "body",
                                "--k", "1", "--results", "{results}"], 2, "body"),
+    "one class": ([*RUN, "--k", "1", "--data-dir", "{glue:oneclass:" + (RTE_HEAD + b"0\ta\tb\tentailment\n1\tc\td\tentailment\n").hex() + "}"],
+                  2, "every training label is 'entailment'"),
+    # run: the model's files
+    "no tokenizer files": ([*RUN, "--k", "1"], 2, "has no vocabulary", {"{tiny}": "{model-notok}"}),
+    "corrupt weights": ([*RUN, "--k", "1"], 2, "model.safetensors", {"{tiny}": "{model-corrupt}"}),
+    "weights missing": ([*RUN, "--k", "1"], 2, "no file named model.safetensors", {"{tiny}": "{model-noweights}"}),
     # run: outputs
     "results is a folder": ([*RUN, "--k", "1", "--results", "{empty}"], 2, "is a folder"),
     "results under a file": ([*RUN, "--k", "1", "--results", "{csv}/runs.jsonl"], 2, "cannot write results"),
@@ -101,9 +117,15 @@ CASES = {
     "plan bad plugin": (["plan", "--strategy", "nowhere.mod:fn", "--k", "1", "--n-layers", "4"], 2, "does not import"),
     "drop output not empty": (["drop", "--model", "{tiny}", "--k", "1", "--output", "{nonempty}"], 2, "exists and is not empty"),
     "drop k zero": (["drop", "--model", "{tiny}", "--k", "0", "--output", "{out}"], 2, "drops nothing"),
+    "drop no tokenizer files": (["drop", "--model", "{model-notok}", "--k", "1", "--output", "{out}"], 2, "has no vocabulary"),
+    "drop corrupt weights": (["drop", "--model", "{model-corrupt}", "--k", "1", "--output", "{out}"], 2, "cannot read the weights"),
     "strategies bad flag": (["strategies", "--verbose"], 2, "No such option"),
     "models bad flag": (["models", "--all"], 2, "No such option"),
 }
+
+
+# Cases whose input is only found bad by loading the weights, after the "loading ..." progress line.
+LOADS_WEIGHTS = {"corrupt weights", "weights missing", "drop corrupt weights"}
 
 
 def _expand(arg: str, ws: Path, base: Path) -> str:
@@ -114,7 +136,8 @@ def _expand(arg: str, ws: Path, base: Path) -> str:
         path = ws / "sweep.toml"
         path.write_text(arg[6:-1])
         return str(path)
-    table = {"{tiny}": base / "tiny", "{gpt2}": base / "gpt2", "{glue}": base / "glue", "{results}": ws / "runs.jsonl",
+    table = {"{tiny}": base / "tiny", "{gpt2}": base / "gpt2", "{model-notok}": base / "notok", "{model-corrupt}": base / "corrupt",
+             "{model-noweights}": base / "noweights", "{glue}": base / "glue", "{results}": ws / "runs.jsonl",
              "{empty}": ws / "empty", "{nonempty}": ws / "nonempty", "{csv}": ws / "data.csv", "{out}": ws / "out",
              "{corrupt}": ws / "corrupt.jsonl"}
     for key, value in table.items():
@@ -146,6 +169,10 @@ def test_bad_input(name, base, tmp_path, monkeypatch):
     assert "Traceback" not in result.stderr
     # Torn or corrupt lines are reported as they are skipped (file:line); the error is one line.
     lines = [line for line in result.stderr.splitlines() if line.strip() and "skipping a" not in line]
+    if name in LOADS_WEIGHTS:  # the weights' own check is loading them: its progress line comes first
+        progress = lines[:-1]
+        assert all(line.startswith(("loading ", "(", "Loading weights")) for line in progress), result.stderr
+        lines = lines[-1:]
     assert len(lines) == 1, result.stderr
     assert message in lines[0], lines[0]
     assert lines[0].startswith("error:")

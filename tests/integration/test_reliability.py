@@ -50,8 +50,9 @@ def test_interrupt_is_recorded_and_exits_130(setup, tmp_path, sig, name, delay):
     reader = threading.Thread(target=lambda: seen.extend(iter(proc.stderr.readline, "")), daemon=True)
     reader.start()
     deadline = time.time() + 120
-    # "loading <model>" is logged once the run has started (its record will be written).
-    while not any("loading" in line for line in seen) and proc.poll() is None and time.time() < deadline:
+    # "fine-tuning on ..." is logged once the run has started training (its record will be written);
+    # before it (loading, checks) an interrupt leaves no record, like any input that never ran.
+    while not any("fine-tuning on" in line for line in seen) and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
     time.sleep(delay)
     proc.send_signal(sig)

@@ -118,6 +118,8 @@ def test_fast_is_recorded_and_trains_the_stock_model(tiny_dirs, glue_dir):
     # A path that does not apply (Adam folds weight decay into every row's moments) is not claimed.
     fallback = run(RunConfig(**base, fast=True, optimizer="adam", weight_decay=0.01), results=None)
     assert fallback["fast_paths"] == [] and fallback["trained_embedding_rows"] is None
+    assert fallback["fast_skipped"] == {"compact_vocab": "adam with weight decay sends the decay through every row's gradient"}
+    assert stock["fast_skipped"] == {} and fast["fast_skipped"] == {}
 
 
 @pytest.mark.parametrize(("task", "main"), [("mnli", "accuracy"), ("stsb", "pearson_and_spearman"), ("cola", "matthews_correlation")])
@@ -143,8 +145,8 @@ def test_optimizer_scheduler_and_group_size_are_flags(optimizer, scheduler, tiny
 
 def test_custom_files(tiny_dirs, tmp_path):
     train, dev = tmp_path / "train.csv", tmp_path / "dev.csv"
-    train.write_text("text,stars\n" + "".join(f"nice {i},{'pos' if i % 2 else 'neg'}\n" for i in range(12)))
-    dev.write_text("text,stars\nnice 1,pos\nnice 2,neg\n")
+    train.write_text("text,stars\n" + "".join(f"{'great' if i % 2 else 'awful'} movie {i},{'pos' if i % 2 else 'neg'}\n" for i in range(12)))
+    dev.write_text("text,stars\ngreat film,pos\nawful film,neg\n")
     result = invoke_cli("run", "--model", str(tiny_dirs["bert"]), "--train-file", str(train), "--validation-file", str(dev),
                      "--text-columns", "text", "--label-column", "stars", "--k", "1", "--json",
                      "--results", str(tmp_path / "r.jsonl"), *QUICK)

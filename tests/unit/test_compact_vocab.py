@@ -36,7 +36,7 @@ def _fine_tune(model, train, monkeypatch, compact: bool, **cfg):
     return train_module.fine_tune(model, train, config, Accelerator(cpu=True), regression=False)
 
 
-FAMILIES = ("bert", "roberta", "distilbert", "xlnet", "electra")
+FAMILIES = ("bert", "roberta", "xlm-roberta", "camembert", "distilbert", "xlnet", "electra")
 # Training mode with dropout off (the fast-path contract) and with dropout on (same masks).
 CASES = [(family, decay, "adamw", dropout) for family in FAMILIES for decay in (0.0, 0.1) for dropout in (False, True)]
 # Momentum and Adam's moments stay zero for a row that never gets a gradient, when no decay is added to it.
@@ -136,3 +136,16 @@ def test_a_failed_run_still_gets_its_table_back(monkeypatch):
         _fine_tune(model, _train_set(0), monkeypatch, True)
     assert seen == ["CompactEmbedding"]
     assert model.get_input_embeddings() is table
+
+
+def test_a_forward_that_never_reads_the_compact_table_fails_loudly(monkeypatch):
+    """A model that ignores `set_input_embeddings` would train a frozen table while the record said
+    compact_vocab ran: the first optimizer step stops the run instead."""
+    from transformers import AutoModelForSequenceClassification
+
+    from layerdrop.errors import RunFailed
+
+    model = AutoModelForSequenceClassification.from_config(tiny_config("bert", 1))
+    monkeypatch.setattr(model, "set_input_embeddings", lambda table: None)  # the forward keeps the full table
+    with pytest.raises(RunFailed, match="never read the compacted embedding table"):
+        _fine_tune(model, _train_set(0), monkeypatch, True)

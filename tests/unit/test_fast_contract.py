@@ -21,7 +21,7 @@ torch = pytest.importorskip("torch")
 
 from tests.helpers import tiny_config  # noqa: E402
 
-FAMILIES = ("bert", "roberta", "distilbert", "xlnet", "electra")
+FAMILIES = ("bert", "roberta", "xlm-roberta", "camembert", "distilbert", "xlnet", "electra")
 
 
 @pytest.mark.parametrize("model_type", FAMILIES)

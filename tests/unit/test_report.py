@@ -55,21 +55,49 @@ def test_hand_computed_table(runs):
     assert full.macro == pytest.approx(76.0) and top.macro == pytest.approx(72.5)
     assert top.delta == pytest.approx(-3.5)
     assert top.retained == pytest.approx(100 * 72.5 / 76.0)
-    # Paired by seed: seed 1 73-75 = -2, seed 2 72-77 = -5. Resampling two seeds gives means of
-    # -2, -3.5 or -5, so the 95% percentile interval is exactly [-5, -2].
+    # Paired by seed: seed 1 73-75 = -2, seed 2 72-77 = -5: mean -3.5, s = 2.1213, s/sqrt(2) = 1.5.
+    # Student-t with 1 degree of freedom: t(0.975, 1) = 12.706, so -3.5 ± 19.06. (A percentile
+    # bootstrap would claim [-5, -2]: two seeds cannot support that.)
     assert top.paired["diff"] == pytest.approx(-3.5) and top.paired["n"] == 2
-    assert top.paired["ci"] == (pytest.approx(-5.0), pytest.approx(-2.0))
+    assert top.paired["method"] == "student-t" and top.paired["level"] == 0.95
+    assert top.paired["ci"] == (pytest.approx(-3.5 - 12.7062 * 1.5, abs=1e-3), pytest.approx(-3.5 + 12.7062 * 1.5, abs=1e-3))
     odd = by[("odd-alternate", 2)]
     assert odd.dropped == "2,4" and odd.macro is None and math.isnan(odd.tasks["rte"][1])
     assert [r.strategy for r in rows] == ["full model", "odd-alternate", "top"]
 
 
-def test_bootstrap_interval_contains_the_mean_and_is_seeded():
-    diffs = [1.0, -0.5, 2.0, 0.3, 1.1]
-    low, high = report.bootstrap_ci(diffs)
-    assert low < sum(diffs) / len(diffs) < high
-    assert report.bootstrap_ci(diffs) == (low, high)
-    assert all(math.isnan(x) for x in report.bootstrap_ci([1.0]))
+def test_interval_method_follows_the_number_of_seeds():
+    from scipy import stats
+
+    from layerdrop.reporting.intervals import paired_interval
+
+    three = paired_interval([1.0, -0.5, 2.0])
+    expected = stats.t.interval(0.95, 2, loc=2.5 / 3, scale=stats.sem([1.0, -0.5, 2.0]))
+    assert three.method == "student-t" and (three.low, three.high) == pytest.approx(expected)
+    assert not three.excludes_zero
+    many = [0.5 + 0.1 * i for i in range(10)]
+    ten = paired_interval(many)
+    assert ten.method == "bootstrap" and ten.low < ten.mean < ten.high and ten.excludes_zero
+    assert paired_interval(many) == ten  # seeded: the same table every time
+    one = paired_interval([1.0])
+    assert one.method == "none (n < 2)" and math.isnan(one.low) and not one.excludes_zero
+    wider = paired_interval([1.0, -0.5, 2.0], level=0.99)
+    assert wider.low < three.low and wider.high > three.high
+
+
+def test_three_seed_intervals_have_their_stated_coverage():
+    """At n = 3 the Student-t interval covers a normal mean about 95% of the time; the percentile
+    bootstrap it replaced ([smallest, largest] of the three) covers it about 75%."""
+    import numpy as np
+
+    from layerdrop.reporting.intervals import paired_interval
+
+    rng = np.random.default_rng(7)
+    samples = rng.normal(1.0, 2.0, size=(4000, 3))
+    covered = np.mean([(lambda i: i.low <= 1.0 <= i.high)(paired_interval(list(row))) for row in samples])
+    assert 0.935 <= covered <= 0.965
+    span = np.mean((samples.min(axis=1) <= 1.0) & (1.0 <= samples.max(axis=1)))
+    assert 0.72 <= span <= 0.78
 
 
 def test_against_another_strategy(runs, tmp_path):
@@ -100,15 +128,22 @@ def test_every_format_round_trips(runs, tmp_path, fmt):
     if fmt == "json":
         data = json.loads(text)
         top = next(r for r in data if r["strategy"] == "top")
-        assert top["sst2 mean"] == pytest.approx(87.0) and top["paired ci low"] == pytest.approx(-5.0)
+        assert top["sst2 mean"] == pytest.approx(87.0) and top["paired ci low"] == pytest.approx(-22.56, abs=0.01)
+        assert top["ci_method"] == "student-t" and top["ci_level"] == 0.95 and top["regime"] == "stock"
+        odd = next(r for r in data if r["strategy"] == "odd-alternate")
+        assert "paired diff" not in odd  # no rte and sst2 on a shared seed with the full model: no macro to pair
     elif fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(text)))
         top = next(r for r in rows if r["strategy"] == "top")
         assert float(top["macro"]) == pytest.approx(72.5)
         assert top["paired n"] == "2" and top["sst2 n"] == "2"  # counts print as integers, not 2.0
+        assert top["ci_method"] == "student-t"
     elif fmt == "md":
         lines = [line for line in text.splitlines() if line.startswith("| m |")]
         assert len(lines) == 3 and "87.00 ± 1.41 (2)" in text and "72.50" in text
+        assert "paired Δ [95% CI]" in text and "-3.50 [-22.56, 15.56] vs full model (n=2)" in text
+        assert "- Paired Δ: mean over seeds" in text and "Student-t" in text
+        assert "This table holds 1 interval: if no row truly differed, about 0.1 of them" in text
     elif fmt == "html":
         from html.parser import HTMLParser
 
@@ -129,6 +164,7 @@ def test_every_format_round_trips(runs, tmp_path, fmt):
         assert [row[header.index("strategy")] for row in body] == ["full model", "odd-alternate", "top"]
     else:  # latex
         assert text.startswith("\\begin{tabular}") and "87.00 $\\pm$ 1.41 (2)" in text and text.count("\\\\") == 4
+        assert "\n% Paired Δ: mean over seeds" in text
 
 
 def test_plots_written_and_non_empty(runs, tmp_path):
@@ -306,8 +342,58 @@ def test_each_training_regime_is_its_own_rows_with_its_own_baseline(tmp_path):
     assert by[("fast: compact_vocab", "top")].paired["diff"] == pytest.approx(-13.5)  # against its own (81)
     result = invoke_cli("report", str(path), "--format", "md")
     assert result.returncode == 0, result.stderr
-    assert "| m [fast: compact_vocab] | top |" in result.stdout and "| m | top |" in result.stdout
+    assert "| m [fast: compact_vocab] | top |" in result.stdout and "| m [stock] | top |" in result.stdout
     assert "different training settings" not in result.stderr
     (csv_row,) = [r for r in csv.DictReader(io.StringIO(invoke_cli("report", str(path), "--format", "csv").stdout))
                   if r["regime"].startswith("pre-0.2")]
     assert csv_row["strategy"] == "full model"
+
+
+def test_a_regression_run_that_predicts_the_mean_is_named(tmp_path):
+    """MSE at the variance of the training labels is the loss of answering their mean: no learning."""
+    path = tmp_path / "r.jsonl"
+    stuck = {**rec("stsb", 2, 1, 0.02), "train_loss_last_epoch": 2.31, "train_label_variance": 2.33,
+             "train_label_entropy": None}
+    fit = {**rec("stsb", 2, 2, 0.80), "train_loss_last_epoch": 0.40, "train_label_variance": 2.33,
+           "train_label_entropy": None}
+    for r in (stuck, fit):
+        records.append(path, r)
+    result = invoke_cli("report", str(path))
+    assert result.returncode == 0, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if "did not learn" in line]
+    assert "1 of 2 runs" in line and line.endswith("m stsb top K=2 seed 1")
+    assert "- 1 of 2 runs did not learn" in result.stdout  # and the table's notes count it
+
+
+def test_the_record_carries_the_variance_of_regression_labels():
+    from layerdrop.data.tasks import get_task
+    from layerdrop.experiments.runner import _label_variance
+
+    assert _label_variance(get_task("stsb"), [1.0, 3.0, 5.0]) == pytest.approx(8 / 3, abs=1e-6)
+    assert _label_variance(get_task("rte"), [0, 1]) is None
+
+
+def test_rows_pooling_different_code_warn_and_strict_refuses(tmp_path):
+    path = tmp_path / "r.jsonl"
+    for seed, source in ((1, "git:aaa"), (2, "git:bbb")):
+        r = rec("rte", 0, seed, 0.6)
+        r["versions"] = {"layerdrop": "0.2.0", "layerdrop_source": source}
+        records.append(path, r)
+    warned = invoke_cli("report", str(path))
+    assert warned.returncode == 0
+    assert "runs made with different code share 1 row(s) (e.g. m [stock] full model K=0 rte: git:aaa, git:bbb)" in warned.stderr
+    assert_clean_error(invoke_cli("report", str(path), "--strict"), 2, "different code")
+
+
+def test_ci_level_is_a_flag_and_checked(runs):
+    wide = json.loads(invoke_cli("report", str(runs), "--format", "json", "--ci-level", "0.99").stdout)
+    top = next(r for r in wide if r["strategy"] == "top")
+    assert top["ci_level"] == 0.99 and top["paired ci low"] < -22.56
+    assert_clean_error(invoke_cli("report", str(runs), "--ci-level", "95"), 2, "outside (0, 1)")
+
+
+def test_records_name_the_code_that_made_them():
+    from layerdrop.experiments.records import library_versions
+
+    source = library_versions()["layerdrop_source"]
+    assert source.startswith(("git:", "sha256:")) and len(source) > 12

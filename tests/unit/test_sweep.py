@@ -132,16 +132,25 @@ def test_toml_baseline_must_be_boolean(tmp_path):
 def test_twins_differ_only_in_how_the_layers_were_chosen(tmp_path):
     from layerdrop.experiments import records
 
-    done = {"run_id": "a", "status": "ok", "config": {"model": "m", "strategy": "top", "k": 1, "params": [], "seed": 1, "epochs": 1.0},
-            "dropped_layers": [5], "versions": {"torch": "2.13.0"}, "device": "cpu", "precision": "fp32", "num_processes": 1}
+    done = {"run_id": "a", "status": "ok", "config": {"model": "m", "strategy": "top", "k": 1, "params": [], "seed": 1, "epochs": 1.0,
+                                                      "fast": False},
+            "dropped_layers": [5], "versions": {"torch": "2.13.0", "layerdrop_source": "git:abc"}, "device": "cpu",
+            "precision": "fp32", "num_processes": 1}
     path = tmp_path / "runs.jsonl"
     records.append(path, {**done, "run_id": "f", "status": "failed"})  # a failed run is nobody's twin
     records.append(path, done)
     cell = {**done, "run_id": "b", "status": "running", "config": {**done["config"], "strategy": "alternate", "params": ["parity=even"]}}
     assert records.find_twin(path, cell)["run_id"] == "a"
     for change in ({"dropped_layers": [4]}, {"versions": {"torch": "2.14.0"}}, {"device": "cuda:0"}, {"precision": "bf16"},
-                   {"config": {**cell["config"], "seed": 2}}, {"config": {**cell["config"], "epochs": 2.0}}):
+                   {"config": {**cell["config"], "seed": 2}}, {"config": {**cell["config"], "epochs": 2.0}},
+                   {"config": {**cell["config"], "fast": True}},  # another training regime
+                   {"versions": {"torch": "2.13.0", "layerdrop_source": "git:def"}}):  # other code
         assert records.find_twin(path, {**cell, **change}) is None, change
+    # A record written before --fast existed (speed paths always on) is no stock run's twin.
+    legacy = {**done, "run_id": "old", "config": {k: v for k, v in done["config"].items() if k != "fast"},
+              "summary_only_last_layer": True}
+    records.append(tmp_path / "legacy.jsonl", legacy)
+    assert records.find_twin(tmp_path / "legacy.jsonl", cell) is None
     assert records.find_twin(path, {**done}) is None  # a run is not its own twin
     assert records.find_twin(tmp_path / "none.jsonl", cell) is None
 

@@ -38,8 +38,13 @@ class CompactEmbedding(nn.Module):
         self.padding_idx = None if full.padding_idx is None else int(remap[full.padding_idx])
         self.embedding_dim = full.embedding_dim
         self.num_embeddings = full.num_embeddings  # what code that inspects the table expects
+        # Look-ups made while gradients flow: the proof that training read this table. A model
+        # whose forward bypassed `set_input_embeddings` would leave it at 0 (and its table frozen).
+        self.training_lookups = 0
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled():
+            self.training_lookups += 1
         return nn.functional.embedding(self.remap[input_ids], self.weight, self.padding_idx)
 
 
@@ -55,7 +60,15 @@ class Compaction:
     steps: int = 0  # optimizer steps taken through the compact table: the record's proof that it ran
 
     def stepped(self, lr: float) -> None:
-        """Record the decay the unused rows got from an optimizer step taken at rate `lr`."""
+        """Record the decay the unused rows got from an optimizer step taken at rate `lr`.
+
+        Fails loudly at the first step if the model's forward never looked words up in the compact
+        table (a model that bypasses `set_input_embeddings`): its embeddings would not train."""
+        if not self.compact.training_lookups:
+            from layerdrop.errors import RunFailed
+
+            raise RunFailed("--fast: the model's forward never read the compacted embedding table (compact_vocab), "
+                            "so its embeddings would not train", "run without --fast")
         self.unused_scale *= 1.0 - lr * self.weight_decay
         self.steps += 1
 
@@ -74,25 +87,37 @@ class Compaction:
 PLAIN_DISTRIBUTED = ("NO", "MULTI_CPU", "MULTI_GPU")
 
 
-def applies(model: nn.Module, optimizer: str, weight_decay: float, precision: str, distributed: str = "NO") -> bool:
-    """Whether compacting `model`'s input embedding trains the same model (up to float rounding).
+def skip_reason(model: nn.Module, optimizer: str, weight_decay: float, precision: str, distributed: str = "NO") -> str | None:
+    """Why compacting `model`'s input embedding would not train the same model (up to float
+    rounding), or None when it would.
 
     Not under fp16, whose loss scaler skips the optimizer steps that overflow; the training loop
     counts only the steps taken, but that path has not run on a GPU here."""
-    if precision == "fp16" or str(distributed) not in PLAIN_DISTRIBUTED:
-        return False
+    if precision == "fp16":
+        return "fp16 (its loss scaler skips steps)"
+    if str(distributed) not in PLAIN_DISTRIBUTED:
+        return f"{distributed} shards the parameters"
     try:
         table = model.get_input_embeddings()
     except (AttributeError, NotImplementedError):  # not a transformers model, or one without a table
-        return False
-    if type(table) is not nn.Embedding or not table.weight.requires_grad:
-        return False
+        return "the model has no input embedding table"
+    if type(table) is not nn.Embedding:
+        return f"the input embedding is a {type(table).__name__}, not an nn.Embedding"
+    if not table.weight.requires_grad:
+        return "the embedding table is frozen"
     if table.max_norm is not None or table.scale_grad_by_freq or table.sparse:
-        return False  # these look-ups treat rows in ways the compact table does not reproduce
+        return "the embedding uses max_norm, scale_grad_by_freq or sparse look-ups"
     output = getattr(model, "get_output_embeddings", lambda: None)()
     if output is not None and getattr(output, "weight", None) is table.weight:
-        return False  # tied to an output layer that multiplies every row (an LM head)
-    return weight_decay == 0 or optimizer == "adamw"
+        return "the table is tied to an output layer that multiplies every row"
+    if weight_decay and optimizer != "adamw":
+        return f"{optimizer} with weight decay sends the decay through every row's gradient"
+    return None
+
+
+def applies(model: nn.Module, optimizer: str, weight_decay: float, precision: str, distributed: str = "NO") -> bool:
+    """Whether compacting `model`'s input embedding trains the same model (`skip_reason` is None)."""
+    return skip_reason(model, optimizer, weight_decay, precision, distributed) is None
 
 
 def compact(model: nn.Module, train_ids: list[list[int]], pad_id: int, weight_decay: float) -> Compaction:
