@@ -275,8 +275,9 @@ def notes(rows: list[Row], frame, level: float = 0.95) -> list[str]:
                    f"{UNLEARNED_SHARE:.0%} of an input-blind answer's); stderr names them.")
     regimes = sorted(frame["regime"].unique())
     if len(regimes) > 1:
+        against = paired[0]["against"] if paired else "full model"
         out.append(f"Rows come from {len(regimes)} training regimes ({'; '.join(regimes)}), shown after the model "
-                   "name; each row is compared with the full model of its own regime.")
+                   f"name; each row is compared with the {against} row of its own regime.")
     return out
 
 
