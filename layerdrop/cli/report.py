@@ -17,6 +17,7 @@ def report(
     compare_paper: Annotated[bool, typer.Option("--compare-paper", help="Add Sajjad et al.'s published numbers where model (alias such as bert-base, its hub id, or a folder named like it), strategy and K match.")] = False,
     ci_level: Annotated[float, typer.Option("--ci-level", help="Confidence level of the paired intervals (0 < level < 1).")] = 0.95,
     strict: Annotated[bool, typer.Option("--strict", help="Refuse, instead of warning, to pool runs of one row made with different settings or code.")] = False,
+    regime: Annotated[Optional[str], typer.Option("--regime", help="Only runs of this training regime, as the table's notes name it: stock, 'fast: compact_vocab', pre-0.2, ... One table per regime.")] = None,
 ) -> None:
     """Turn run records into a paper-style table (and figures).
 
@@ -38,7 +39,7 @@ def report(
 
         layerdrop report results/my-sweep --against top --metric f1
 
-        layerdrop report results/my-sweep --ci-level 0.99 --strict
+        layerdrop report results/my-sweep --ci-level 0.99 --strict --regime stock
     """
     from pathlib import Path
 
@@ -50,14 +51,14 @@ def report(
         raise UsageError(f"unknown --format '{fmt}'", f"choose one of {', '.join(FORMATS)}")
     if not 0 < ci_level < 1:
         raise UsageError(f"--ci-level {ci_level} is outside (0, 1)", "pass e.g. --ci-level 0.95")
-    frame = reports.load(paths, metric, strict=strict)
+    frame = reports.load(paths, metric, strict=strict, regime=regime)
     reports.check_against(frame, against)
     rows, tasks = reports.build(frame, against, level=ci_level)
     paper = published() if compare_paper else None
     if paper is not None and not any(r.model in paper["top"] or r.model in paper["seven_task_mean"] for r in rows):
         common.err.print("note: the paper has no numbers for these models (it used bert-base, xlnet-base, roberta-base, distilbert-base)",
                          highlight=False, markup=False)
-    text = render(rows, tasks, fmt, paper, reports.notes(rows, frame, ci_level))
+    text = render(rows, tasks, fmt, paper, reports.notes(rows, frame, ci_level), level=ci_level)
     if output:
         target = Path(output)
         if target.is_dir():

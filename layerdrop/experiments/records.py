@@ -34,50 +34,16 @@ def library_versions() -> dict[str, str]:
 
     from layerdrop import __version__
 
-    found = {"layerdrop": __version__, "layerdrop_source": source_identity(), "python": platform.python_version()}
+    from layerdrop.experiments.code import code_hash, source_identity
+
+    found = {"layerdrop": __version__, "layerdrop_source": source_identity(), "layerdrop_code": code_hash(),
+             "python": platform.python_version()}
     for package in ("torch", "transformers", "datasets", "accelerate", "tokenizers"):
         try:
             found[package] = version(package)
         except PackageNotFoundError:
             pass
     return found
-
-
-_SOURCE: list[str] = []  # computed once per process
-
-
-def source_identity() -> str:
-    """The code this process runs: `git:<commit>` (`+dirty` when tracked files differ from it) from
-    a checkout, else `sha256:<hash>` of the installed package's .py files (the built-in strategies
-    included), so two records made by different code never look alike."""
-    if _SOURCE:
-        return _SOURCE[0]
-    import hashlib
-    import subprocess
-
-    package = Path(__file__).resolve().parents[1]
-    root = package.parent
-    identity = None
-    if (root / ".git").exists() and (root / "pyproject.toml").is_file():
-        try:
-            commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                    timeout=10, check=True).stdout.strip()
-            dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                                   capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-            identity = f"git:{commit}" + ("+dirty" if dirty else "")
-        except (OSError, subprocess.SubprocessError):
-            identity = None
-    if identity is None:
-        digest = hashlib.sha256()
-        # An installed wheel holds the strategies in the package (`_strategies`); a source tree beside it.
-        beside = root / "strategies"
-        folders = [package] + ([beside] if (beside / "__init__.py").is_file() and (root / "pyproject.toml").is_file() else [])
-        for folder in folders:
-            for path in sorted(folder.rglob("*.py")):
-                digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
-        identity = f"sha256:{digest.hexdigest()[:16]}"
-    _SOURCE.append(identity)
-    return identity
 
 
 def check_writable(path: str | Path) -> Path:
@@ -164,7 +130,9 @@ def training_identity(record: dict[str, Any]) -> str:
 
     # Records older than a setting carry no key for it, and ran with its default.
     config = {key: value for key, value in {**ADDED_LATER, **record["config"]}.items() if key not in SELECTION_FIELDS}
-    seen = [config, record.get("model"), record.get("data"), sorted(record["dropped_layers"]), record.get("versions"),
+    # The code by its source hash, not its commit: a docs-only commit trains the same model.
+    versions = {k: v for k, v in (record.get("versions") or {}).items() if k != "layerdrop_source"}
+    seen = [config, record.get("model"), record.get("data"), sorted(record["dropped_layers"]), versions,
             record.get("device"), record.get("precision"), record.get("num_processes"), legacy_paths(record)]
     return json.dumps(seen, sort_keys=True, default=str)
 
@@ -204,10 +172,12 @@ def regime(record: dict[str, Any]) -> str:
 
 
 def code_identity(record: dict[str, Any]) -> str:
-    """The code that made a record: its source identity (a commit, or a hash of the installed
-    source) where recorded, else the layerdrop version alone."""
+    """The code that made a record: the hash of its source files where recorded (two commits that
+    differ only in docs share it; two dirty trees that differ in code do not), else its commit,
+    else the layerdrop version alone."""
     versions = record.get("versions") or {}
-    return versions.get("layerdrop_source") or f"layerdrop {versions.get('layerdrop', 'unknown')}"
+    return (versions.get("layerdrop_code") or versions.get("layerdrop_source")
+            or f"layerdrop {versions.get('layerdrop', 'unknown')}")
 
 
 _TRAINED: dict[str, tuple[tuple[int, int], dict[str, dict[str, Any]]]] = {}  # path -> (size, mtime), identity -> record

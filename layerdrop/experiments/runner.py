@@ -141,11 +141,12 @@ def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, sa
         raise
     except Exception as exc:
         reason = str(exc) if isinstance(exc, LayerdropError) else f"{type(exc).__name__}: {exc}"
-        if preparing:
+        if preparing and isinstance(exc, LayerdropError):  # the user's input: no record, unless a sweep asks
             if record_setup_failure:
                 record.update(status="failed", error=f"before training: {reason}")
             raise
-        record.update(status="failed", error=reason)
+        # Anything else (out of memory while loading the weights, a bug) is a failed run, recorded.
+        record.update(status="failed", error=f"before training: {reason}" if preparing else reason)
         if isinstance(exc, LayerdropError):
             raise
         record["traceback"] = traceback.format_exc(limit=8)

@@ -86,11 +86,13 @@ def numeric_records(rows: list[Row], tasks: list[str], paper: dict | None = None
     return out
 
 
-def display_table(rows: list[Row], tasks: list[str], paper: dict | None = None) -> tuple[list[str], list[list[str]]]:
+def display_table(rows: list[Row], tasks: list[str], paper: dict | None = None,
+                  level: float = 0.95) -> tuple[list[str], list[list[str]]]:
     """Header and string cells: `mean ± std (n)` per task, then the summary columns."""
-    level = next((r.paired["level"] for r in rows if r.paired), 0.95)
+    from layerdrop.reporting.intervals import percent
+
     header = ["model", "strategy", "K", "dropped", *tasks, "macro", "macro w/o WNLI", "Δ vs full", "retained", "params",
-              f"paired Δ [{level:.0%} CI]"]
+              f"paired Δ [{percent(level)} CI]"]
     several_regimes = len({r.regime for r in rows}) > 1
     paper_cols: list[str] = []
     if paper is not None:
@@ -118,10 +120,11 @@ def display_table(rows: list[Row], tasks: list[str], paper: dict | None = None) 
     return header, body
 
 
-def render(rows: list[Row], tasks: list[str], fmt: str, paper: dict | None = None, notes: list[str] = ()) -> str:
+def render(rows: list[Row], tasks: list[str], fmt: str, paper: dict | None = None, notes: list[str] = (),
+           level: float = 0.95) -> str:
     """The table in `fmt`; md, html and latex carry `notes` below it (csv and json carry the same
     facts per row: `regime`, `ci_method`, `ci_level`)."""
-    table = _table(rows, tasks, fmt, paper)
+    table = _table(rows, tasks, fmt, paper, level)
     if not notes or fmt in ("csv", "json"):
         return table
     if fmt == "md":
@@ -133,7 +136,7 @@ def render(rows: list[Row], tasks: list[str], fmt: str, paper: dict | None = Non
     return table + "".join(f"% {note}\n" for note in notes)  # latex
 
 
-def _table(rows: list[Row], tasks: list[str], fmt: str, paper: dict | None = None) -> str:
+def _table(rows: list[Row], tasks: list[str], fmt: str, paper: dict | None = None, level: float = 0.95) -> str:
     if fmt in ("csv", "json"):
         import pandas as pd
 
@@ -145,7 +148,7 @@ def _table(rows: list[Row], tasks: list[str], fmt: str, paper: dict | None = Non
         # otherwise turn into floats and print 3 as "3.0".
         counts = [c for c in frame.columns if c.endswith(" n") or c == "parameters"]
         return frame.astype({c: "Int64" for c in counts}).to_csv(index=False)
-    header, body = display_table(rows, tasks, paper)
+    header, body = display_table(rows, tasks, paper, level)
     if fmt == "md":
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in body]

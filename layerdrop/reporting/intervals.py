@@ -38,6 +38,11 @@ class Interval:
         return not math.isnan(self.low) and (self.low > 0 or self.high < 0)
 
 
+def percent(level: float) -> str:
+    """0.95 -> "95%", 0.975 -> "97.5%", 0.999 -> "99.9%" (never rounded to a level not asked for)."""
+    return f"{100 * level:g}%"
+
+
 def method_for(n: int) -> str:
     """The interval method used for `n` paired differences."""
     if n < 2:
@@ -49,7 +54,7 @@ def paired_interval(diffs: list[float], level: float = 0.95, seed: int = 0) -> I
     """The mean of `diffs` and a `level` interval for it, by `method_for(len(diffs))`."""
     import numpy as np
 
-    values = np.asarray(diffs, dtype=float)
+    values = np.asarray([d for d in diffs if math.isfinite(d)], dtype=float)  # an undefined metric has no difference
     n = len(values)
     mean = float(values.mean()) if n else math.nan
     method = method_for(n)
@@ -73,7 +78,7 @@ def describe(methods: set[str], level: float) -> str:
         named.append(f"Student-t on the paired differences (n − 1 degrees of freedom) where n < {BOOTSTRAP_MIN_N}")
     if BOOTSTRAP_METHOD in methods:
         named.append(f"percentile bootstrap over seeds ({BOOTSTRAP_RESAMPLES:,} resamples) where n ≥ {BOOTSTRAP_MIN_N}")
-    text = f"{level:.0%} intervals: " + ("; ".join(named) if named else "none")
+    text = f"{percent(level)} intervals: " + ("; ".join(named) if named else "none")
     if NO_INTERVAL in methods:
         text += "; rows with one paired seed have no interval"
     return text

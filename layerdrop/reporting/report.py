@@ -54,7 +54,7 @@ def strategy_label(record: dict[str, Any]) -> str:
     return name + (f" ({', '.join(f'{k}={v}' for k, v in shown.items())})" if shown else "")
 
 
-def load(paths: list[str], metric: str | None = None, strict: bool = False):
+def load(paths: list[str], metric: str | None = None, strict: bool = False, regime: str | None = None):
     """A DataFrame with one row per successful run: model, regime, strategy, k, task, seed, value, ...
 
     Rows group by model, training regime, strategy and K. Runs of one row that differ in another
@@ -97,26 +97,45 @@ def load(paths: list[str], metric: str | None = None, strict: bool = False):
                      "(and of its macro average)")
     # The same run recorded twice (e.g. --force) counts once: the last record wins.
     frame = pd.DataFrame(rows).drop_duplicates("run_id", keep="last").reset_index(drop=True)
+    if regime is not None:
+        regimes = sorted(frame["regime"].unique())
+        if regime not in regimes:
+            from layerdrop.errors import did_you_mean
+
+            raise UsageError(f"no runs of regime '{regime}' in {', '.join(paths)}{did_you_mean(regime, regimes)}",
+                             f"choose one of: {'; '.join(regimes)}")
+        frame = frame[frame["regime"] == regime].reset_index(drop=True)
     _check_pooling(frame, strict)
     _warn_unlearned(frame)
     return frame
 
 
 def _check_pooling(frame, strict: bool) -> None:
-    keys = ["model", "regime", "strategy", "k", "task"]
-    for column, what, fix in (("setting", "different training settings", "report one setting at a time"),
-                              ("code", "different code", "report runs of one code version at a time")):
-        mixed = frame.groupby(keys)[column].nunique()
-        if not (mixed > 1).any():
-            continue
-        model, regime, strategy, k, task = mixed[mixed > 1].index[0]
-        cell = frame[(frame[keys] == [model, regime, strategy, k, task]).all(axis=1)]
-        named = ", ".join(sorted(cell[column].unique())) if column == "code" else f"{cell[column].nunique()} settings"
-        message = (f"runs made with {what} share {int((mixed > 1).sum())} row(s) (e.g. {model} [{regime}] {strategy} "
-                   f"K={k} {task}: {named}); their numbers would be pooled as if they were seeds")
+    """Warn (or with `strict`, refuse) where numbers made differently would be averaged or paired:
+    runs of one row and task with different training settings, and rows of one model and regime
+    (which are paired with each other) made by different code."""
+    import json
+
+    def complain(message: str, fix: str) -> None:
         if strict:
             raise UsageError(message, fix + ", or drop --strict to pool them with a warning")
         progress.log(f"warning: {message}: {fix} (--strict makes this an error)")
+
+    row_keys = ["model", "regime", "strategy", "k", "task"]
+    mixed = frame.groupby(row_keys)["setting"].nunique()
+    if (mixed > 1).any():
+        model, regime, strategy, k, task = mixed[mixed > 1].index[0]
+        cell = frame[(frame[row_keys] == [model, regime, strategy, k, task]).all(axis=1)]
+        settings = [json.loads(s) for s in cell["setting"].unique()]
+        differ = sorted(key for key in set().union(*settings) if len({json.dumps(s.get(key)) for s in settings}) > 1)
+        complain(f"runs with different training settings share {int((mixed > 1).sum())} row(s) (e.g. {model} [{regime}] "
+                 f"{strategy} K={k} {task}, differing in {', '.join(differ)}); their numbers would be pooled as if they "
+                 "were seeds", "report one setting at a time")
+    codes = frame.groupby(["model", "regime"])["code"].unique()
+    for (model, regime), found in codes.items():
+        if len(found) > 1:
+            complain(f"the {model} [{regime}] rows were made by different code ({', '.join(sorted(found))}); their "
+                     "numbers would be averaged and paired as if the code were one", "report runs of one code version at a time")
 
 
 def _unlearned(record: dict[str, Any]) -> bool:
@@ -246,7 +265,8 @@ def build(frame, against: str | None = None, level: float = 0.95) -> tuple[list[
         if ref_key and ref_key != key:
             mine, ref = macros[key], macros[ref_key]
             seeds = sorted(set(mine) & set(ref))
-            diffs = [mine[s] - ref[s] for s in seeds]
+            # A seed whose metric is undefined (a constant prediction's correlation) has no difference.
+            diffs = [mine[s] - ref[s] for s in seeds if math.isfinite(mine[s] - ref[s])]
             if diffs:
                 interval = paired_interval(diffs, level)
                 row.paired = {"against": ref_key[2], "diff": interval.mean, "ci": (interval.low, interval.high),
@@ -263,18 +283,23 @@ def notes(rows: list[Row], frame, level: float = 0.95) -> list[str]:
     out = []
     if paired:
         against = paired[0]["against"]
-        out.append(f"Paired Δ: mean over seeds of (row − {against} of the same regime, same seed), macro average, "
+        where = "of the same regime" if against == FULL_MODEL else "of the same regime and K"
+        out.append(f"Paired Δ: mean over seeds of (row − {against} {where}, same seed), macro average, "
                    f"in points. {describe({p['method'] for p in paired}, level)}.")
         count = sum(p["method"] != NO_INTERVAL for p in paired)
         if count:
             out.append(f"This table holds {count} interval{'s' if count > 1 else ''}: if no row truly differed, about "
                        f"{count * (1 - level):.1f} of them would still exclude 0 by chance.")
-    stuck = int(frame["unlearned"].sum())
-    if stuck:
-        out.append(f"{stuck} of {len(frame)} runs did not learn (last-epoch training loss at or above "
-                   f"{UNLEARNED_SHARE:.0%} of an input-blind answer's); stderr names them.")
+    stuck = frame[frame["unlearned"]]
+    if len(stuck):
+        cells = len(stuck.groupby(["model", "regime", "task", "strategy", "k"]))
+        out.append(f"{len(stuck)} of {len(frame)} runs, in {cells} cell{'s' if cells > 1 else ''}, did not learn "
+                   f"(last-epoch training loss at or above {UNLEARNED_SHARE:.0%} of an input-blind answer's); "
+                   "stderr names them.")
     regimes = sorted(frame["regime"].unique())
-    if len(regimes) > 1:
+    if len(regimes) == 1:
+        out.append(f"Training regime of every row: {regimes[0]}.")
+    else:
         against = paired[0]["against"] if paired else "full model"
         out.append(f"Rows come from {len(regimes)} training regimes ({'; '.join(regimes)}), shown after the model "
                    f"name; each row is compared with the {against} row of its own regime.")

@@ -252,3 +252,22 @@ def test_an_interrupt_swallowed_by_library_code_still_stops_training(tiny_dirs, 
         run(cfg, results=results)
     (record,) = [json.loads(line) for line in results.read_text().splitlines()]
     assert record["status"] == "interrupted" and "train_steps" not in record
+
+
+def test_a_failure_loading_the_weights_that_is_not_bad_input_is_a_recorded_failed_run(tiny_dirs, glue_dir, tmp_path,
+                                                                                        monkeypatch):
+    """Damaged or missing weights are bad input (exit 2, no record, test_bad_input.py); running out
+    of memory while loading them is a run that failed, and says so in its record (exit 1)."""
+    from layerdrop.experiments.resources import Resources
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 MiB")
+
+    monkeypatch.setattr(Resources, "pretrained", out_of_memory)
+    results = tmp_path / "runs.jsonl"
+    cfg = RunConfig(model=str(tiny_dirs["bert"]), task="rte", k=1, data_dir=str(glue_dir), epochs=1)
+    with pytest.raises(RunFailed, match="out of memory"):
+        run(cfg, results=results)
+    (record,) = [json.loads(line) for line in results.read_text().splitlines()]
+    assert record["status"] == "failed" and record["error"].startswith("before training: RuntimeError: CUDA out of memory")
+    assert "traceback" in record

@@ -362,7 +362,7 @@ def test_a_regression_run_that_predicts_the_mean_is_named(tmp_path):
     assert result.returncode == 0, result.stderr
     (line,) = [line for line in result.stderr.splitlines() if "did not learn" in line]
     assert "1 of 2 runs" in line and line.endswith("m stsb top K=2 seed 1")
-    assert "- 1 of 2 runs did not learn" in result.stdout  # and the table's notes count it
+    assert "- 1 of 2 runs, in 1 cell, did not learn" in result.stdout  # and the table's notes count it
 
 
 def test_the_record_carries_the_variance_of_regression_labels():
@@ -381,8 +381,15 @@ def test_rows_pooling_different_code_warn_and_strict_refuses(tmp_path):
         records.append(path, r)
     warned = invoke_cli("report", str(path))
     assert warned.returncode == 0
-    assert "runs made with different code share 1 row(s) (e.g. m [stock] full model K=0 rte: git:aaa, git:bbb)" in warned.stderr
+    assert "the m [stock] rows were made by different code (git:aaa, git:bbb)" in warned.stderr
     assert_clean_error(invoke_cli("report", str(path), "--strict"), 2, "different code")
+    # A full model and a row paired with it, made by different code, are caught the same way.
+    mixed = tmp_path / "mixed.jsonl"
+    for k, code in ((0, "sha256:one"), (2, "sha256:two")):
+        r = rec("rte", k, 1, 0.6)
+        r["versions"] = {"layerdrop_code": code}
+        records.append(mixed, r)
+    assert "(sha256:one, sha256:two)" in invoke_cli("report", str(mixed)).stderr
 
 
 def test_ci_level_is_a_flag_and_checked(runs):
@@ -397,3 +404,39 @@ def test_records_name_the_code_that_made_them():
 
     source = library_versions()["layerdrop_source"]
     assert source.startswith(("git:", "sha256:")) and len(source) > 12
+
+
+def test_regime_filter_makes_one_table_per_regime(tmp_path):
+    path = tmp_path / "r.jsonl"
+    records.append(path, rec("rte", 0, 1, 0.6))
+    fast = rec("rte", 0, 1, 0.7)
+    fast.update(run_id="fast", fast_paths=["compact_vocab"])
+    fast["config"]["fast"] = True
+    records.append(path, fast)
+    only = invoke_cli("report", str(path), "--regime", "fast: compact_vocab")
+    assert only.returncode == 0, only.stderr
+    assert "| m | full model |" in only.stdout and "70.00" in only.stdout and "60.00" not in only.stdout
+    assert "- Training regime of every row: fast: compact_vocab." in only.stdout  # a single regime is still named
+    assert_clean_error(invoke_cli("report", str(path), "--regime", "stok"), 2, "did you mean 'stock'")
+
+
+def test_levels_print_as_asked_and_undefined_metrics_pair_nothing(tmp_path):
+    path = tmp_path / "r.jsonl"
+    for seed, (full, top) in enumerate([(0.6, 0.5), (0.62, float("nan")), (0.64, 0.55)], start=1):
+        records.append(path, rec("stsb", 0, seed, full))
+        records.append(path, rec("stsb", 2, seed, top))
+    text = invoke_cli("report", str(path), "--ci-level", "0.975").stdout
+    assert "paired Δ [97.5% CI]" in text and "97.5% intervals" in text
+    data = json.loads(invoke_cli("report", str(path), "--format", "json").stdout)
+    top = next(r for r in data if r["strategy"] == "top")
+    assert top["paired n"] == 2 and top["ci_method"] == "student-t"  # seed 2's NaN is left out, not propagated
+    assert math.isfinite(top["paired ci low"])
+
+
+def test_different_settings_in_one_row_name_the_setting(tmp_path):
+    path = tmp_path / "r.jsonl"
+    for seed, epochs in ((1, 3.0), (2, 10.0)):
+        r = rec("rte", 0, seed, 0.6)
+        r["config"]["epochs"] = epochs
+        records.append(path, r)
+    assert "differing in epochs" in invoke_cli("report", str(path)).stderr

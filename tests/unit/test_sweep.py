@@ -144,7 +144,7 @@ def test_twins_differ_only_in_how_the_layers_were_chosen(tmp_path):
     for change in ({"dropped_layers": [4]}, {"versions": {"torch": "2.14.0"}}, {"device": "cuda:0"}, {"precision": "bf16"},
                    {"config": {**cell["config"], "seed": 2}}, {"config": {**cell["config"], "epochs": 2.0}},
                    {"config": {**cell["config"], "fast": True}},  # another training regime
-                   {"versions": {"torch": "2.13.0", "layerdrop_source": "git:def"}}):  # other code
+                   {"versions": {"torch": "2.13.0", "layerdrop_code": "sha256:other"}}):  # other code
         assert records.find_twin(path, {**cell, **change}) is None, change
     # A record written before --fast existed (speed paths always on) is no stock run's twin.
     legacy = {**done, "run_id": "old", "config": {k: v for k, v in done["config"].items() if k != "fast"},
