@@ -36,13 +36,9 @@ class LayerChoice:
 
 
 @dataclass(frozen=True)
-class Prepared:
-    """Everything a run needs before training: the model's source and config, the checked layer
-    selection, and the task's data."""
+class Prepared(LayerChoice):
+    """Everything a run needs before training: the layer choice and the task's data."""
 
-    source: Any
-    model_config: Any
-    selection: Any
     data: TaskData
 
 
@@ -76,13 +72,12 @@ def prepare(cfg: RunConfig, cache: Resources, device: str = "cpu") -> Prepared:
     from layerdrop.models.loading import check_tokenizer
 
     choice = choose_layers(cfg, cache, device)
-    source = choice.source
     data = cache.task_data(cfg)
-    tokenizer = cache.tokenizer(source, cfg.trust_remote_code)
+    tokenizer = cache.tokenizer(choice.source, cfg.trust_remote_code)
     texts = [text for column in data.splits["train"].texts for text in column[:TOKENIZER_PROBE]]
-    check_tokenizer(tokenizer, source.name, texts)
-    cache.pretrained(cfg, source, data.task)  # loads the weights once; the run takes them over
-    return Prepared(source, choice.model_config, choice.selection, data)
+    check_tokenizer(tokenizer, choice.source.name, texts)
+    cache.pretrained(cfg, choice.source, data.task)  # loads the weights once; the run takes them over
+    return Prepared(choice.source, choice.model_config, choice.selection, data)
 
 
 def run(cfg: RunConfig, results: str | Path | None = records.DEFAULT_RESULTS, save_model: str | Path | None = None,

@@ -280,9 +280,11 @@ def check_data(cells: list[RunConfig], resources) -> None:
     A missing or malformed file then stops the sweep before any cell runs (exit 2, every problem
     at once), instead of failing cell after cell; and the data is read once, not twice.
     """
+    from layerdrop.experiments.resources import DataSource
+
     problems, seen = [], set()
     for cell in cells:
-        source = (cell.task, cell.data_dir, cell.train_file, cell.validation_file)
+        source = DataSource.of(cell)  # the key the cache loads the data under
         if source in seen:
             continue
         seen.add(source)
