@@ -42,6 +42,23 @@ Layers = Annotated[
     Optional[str],
     typer.Option("--layers", help="Comma-separated 0-based layers to drop (bottom = 0); implies --strategy explicit.", rich_help_panel=SELECTION),
 ]
+Component = Annotated[
+    str,
+    typer.Option("--component", help="What K removes: layer (whole layers), ffn (the feed-forward sublayer of K layers) "
+                 "or attention (their attention sublayer). A removed sublayer becomes the identity, its residual "
+                 "LayerNorm included; its parameters are deleted.", rich_help_panel=SELECTION),
+]
+Attention = Annotated[
+    str,
+    typer.Option("--attention", help="Attention weights: softmax (stock), relu (relu(qk/sqrt d)/n, Wortsman et al. 2023) "
+                 "or sigmoid (sigmoid(qk/sqrt d - log n), Ramapuram et al. 2024); n = real keys of the row.",
+                 rich_help_panel=SELECTION),
+]
+DropLayernorm = Annotated[
+    Optional[str],
+    typer.Option("--drop-layernorm", help="Remove the LayerNorm after every layer's attention or ffn sublayer (half of "
+                 "the encoder's LayerNorms).", rich_help_panel=SELECTION),
+]
 Seed = Annotated[int, typer.Option("--seed", help="Seed (random strategy, subsampling, training).", rich_help_panel=SELECTION)]
 TrustRemoteCode = Annotated[
     bool,
@@ -95,11 +112,17 @@ def run_table(runs: list[dict[str, Any]]):
     """The small per-run summary table printed by `run` (and per cell by `sweep`)."""
     from rich.table import Table
 
-    table = Table("task", "model", "strategy", "K", "dropped", "params before", "params after", "metrics", "train s", box=None)
+    table = Table("task", "model", "strategy", "K", "removed", "params before", "params after", "metrics", "train s", box=None)
     for r in runs:
         metrics = ", ".join(f"{k}={v:.4f}" for k, v in (r.get("metrics") or {}).items())
+        config = r.get("config") or {}
+        component = config.get("component", "layer")
+        removed = (r.get("removed_sublayers") or {}).get(component, []) if component != "layer" else r["dropped_layers"]
+        variant = " ".join([r["strategy"]] + [component] * (component != "layer")
+                           + [f"{config.get('attention')} attn"] * (config.get("attention", "softmax") != "softmax")
+                           + [f"no-LN({config.get('drop_layernorm')})"] * bool(config.get("drop_layernorm")))
         table.add_row(
-            r["task"], r["model"]["name"], r["strategy"], str(r["k"]), layers_text(r["dropped_layers"]),
+            r["task"], r["model"]["name"], variant, str(r["k"]), layers_text(removed),
             f"{r.get('parameters_before', 0):,}", f"{r.get('parameters_after', 0):,}",
             metrics or r.get("status", ""), "reused" if r.get("reused_from") else f"{r.get('train_seconds', 0):.1f}",
         )

@@ -25,13 +25,15 @@ def plan(
     data_dir: Annotated[
         Optional[str], typer.Option("--data-dir", envvar="LAYERDROP_GLUE_DIR", help="GLUE folder for --task (default: the hub).")
     ] = None,
+    component: common.Component = "layer",
     seed: common.Seed = 42,
     trust_remote_code: common.TrustRemoteCode = False,
     json: common.Json = False,
 ) -> None:
     """Show which layers a strategy would drop and keep, without touching weights.
 
-    Layers are 0-based, bottom = 0.
+    Layers are 0-based, bottom = 0. With --component ffn or attention, "dropped" are the layers
+    that would lose that sublayer.
 
     Examples:
 
@@ -42,6 +44,8 @@ def plan(
         layerdrop plan --layers 2,5,7 --n-layers 12
 
         layerdrop plan --strategy contribution --param threshold=0.95 --model bert-base --task rte
+
+        layerdrop plan --component ffn --strategy contribution --k 3 --model minilm-l6 --task sst2
     """
     from layerdrop.selection.config import DropConfig
     from layerdrop.selection.dropping import select_layers
@@ -59,12 +63,13 @@ def plan(
         from layerdrop.experiments.resources import Resources
         from layerdrop.experiments.runner import choose_layers
 
-        run_cfg = RunConfig(model=model, task=task, strategy=strategy, k=k, params=params, seed=seed,
+        run_cfg = RunConfig(model=model, task=task, strategy=strategy, k=k, params=params, component=component, seed=seed,
                             data_dir=data_dir, trust_remote_code=trust_remote_code)
         # Data and weights load only for a strategy that scores, on the device `run` would use.
         selection = choose_layers(run_cfg, Resources(), _default_device()).selection
     else:
-        cfg = DropConfig(model=model or "", strategy=strategy, k=k, params=params, seed=seed, trust_remote_code=trust_remote_code)
+        cfg = DropConfig(model=model or "", strategy=strategy, k=k, params=params, component=component, seed=seed,
+                         trust_remote_code=trust_remote_code)
         selection = select_layers(cfg, n_layers=n_layers)
     if json:
         common.print_json({**selection.as_dict(), "model": model})
@@ -72,13 +77,14 @@ def plan(
     from rich.table import Table
 
     if selection.layer_scores:
-        scores = Table("layer", "score (cosine similarity, input vs output)", box=None)
+        unit = "layer" if component == "layer" else f"{component} sublayer"
+        scores = Table("layer", f"score (cosine similarity, {unit} input vs output)", box=None)
         for index, score in enumerate(selection.layer_scores):
             scores.add_row(str(index), f"{score:.4f}" + ("  dropped" if index in selection.dropped_layers else ""))
         common.out.print(scores)
-    table = Table("strategy", "params", "L", "K", "dropped", "kept", box=None)
+    table = Table("strategy", "params", "component", "L", "K", "dropped", "kept", box=None)
     table.add_row(
-        selection.strategy, common.params_text(selection.params), str(selection.n_layers), str(selection.k),
+        selection.strategy, common.params_text(selection.params), component, str(selection.n_layers), str(selection.k),
         common.layers_text(selection.dropped_layers), common.layers_text(selection.kept_layers),
     )
     common.out.print(table)

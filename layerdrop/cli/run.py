@@ -16,6 +16,9 @@ def run(
     k: common.K = None,
     param: common.Params = None,
     layers: common.Layers = None,
+    component: common.Component = "layer",
+    attention: common.Attention = "softmax",
+    drop_layernorm: common.DropLayernorm = None,
     seed: common.Seed = 42,
     data_dir: Annotated[Optional[str], training.option("data_dir", envvar="LAYERDROP_GLUE_DIR")] = None,
     train_file: Annotated[Optional[str], typer.Option("--train-file", help="Custom task: training file (csv, tsv, json, jsonl).", rich_help_panel=DATA)] = None,
@@ -61,6 +64,10 @@ def run(
         layerdrop run --model roberta-base --task mrpc --strategy contribution --param threshold=0.95
 
         layerdrop run --model bert-base --task sst2 --k 4 --device cuda --precision bf16 --fast
+
+        layerdrop run --model minilm-l6 --task sst2 --component ffn --strategy bottom --k 3
+
+        layerdrop run --model minilm-l6 --task sst2 --k 0 --attention relu --drop-layernorm attention
     """
     from layerdrop import interrupts
     from layerdrop.experiments.config import RunConfig
@@ -72,7 +79,8 @@ def run(
     strategy, params = common.strategy_and_params(strategy, param, layers)
     columns = tuple(c.strip() for c in text_columns.split(",") if c.strip()) if text_columns else ()
     cfg = RunConfig(
-        model=model, task=task or "custom", strategy=strategy, k=k, params=params, seed=seed, data_dir=data_dir,
+        model=model, task=task or "custom", strategy=strategy, k=k, params=params, component=component,
+        attention=attention, drop_layernorm=drop_layernorm, seed=seed, data_dir=data_dir,
         train_file=train_file, validation_file=validation_file, text_columns=columns, label_column=label_column,
         regression=regression, max_train_samples=max_train_samples, max_eval_samples=max_eval_samples, epochs=epochs,
         learning_rate=learning_rate, batch_size=batch_size, eval_batch_size=eval_batch_size,

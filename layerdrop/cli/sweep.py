@@ -20,6 +20,9 @@ def sweep(
     name: Annotated[Optional[str], typer.Option("--name", help="Sweep name: results go to <results-dir>/<name>/runs.jsonl.", rich_help_panel=GRID)] = None,
     config: Annotated[Optional[str], typer.Option("--config", "-c", help="A sweep TOML file (flags given too override its lists).", rich_help_panel=GRID)] = None,
     train: Annotated[Optional[list[str]], typer.Option("--train", help="Any run setting for every cell, key=value, repeatable (e.g. epochs=3, train_file=my.csv); the common ones also have their own flags, below.", rich_help_panel=GRID)] = None,
+    component: Annotated[Optional[list[str]], typer.Option("--component", help="What K removes, repeatable: layer, ffn, attention (see layerdrop run --help).", rich_help_panel=GRID)] = None,
+    attention: Annotated[Optional[list[str]], typer.Option("--attention", help="Attention normalizer(s), repeatable: softmax, relu, sigmoid. Each gets its own baseline.", rich_help_panel=GRID)] = None,
+    drop_layernorm: Annotated[Optional[list[str]], typer.Option("--drop-layernorm", help="LayerNorm removal(s), repeatable: none, attention, ffn. Each gets its own baseline.", rich_help_panel=GRID)] = None,
     no_baseline: Annotated[bool, typer.Option("--no-baseline", help="Do not add the K=0 full-model cells.", rich_help_panel=GRID)] = False,
     data_dir: Annotated[Optional[str], training.option("data_dir", panel=EVERY_CELL)] = None,
     max_train_samples: Annotated[Optional[int], training.option("max_train_samples", panel=EVERY_CELL)] = None,
@@ -69,7 +72,8 @@ def sweep(
     from layerdrop.selection.params import parse_pairs
 
     overrides = {"models": list(model or []), "strategies": list(strategy or []), "k": list(k or []),
-                 "tasks": list(task or []), "seeds": list(seed or [])}
+                 "tasks": list(task or []), "seeds": list(seed or []), "components": list(component or []),
+                 "attention": list(attention or []), "drop_layernorm": list(drop_layernorm or [])}
     shard_spec = sweeps.parse_shard(shard)
     train_settings = _train_values(parse_pairs(train or [], flag="--train", example="epochs=3"))
     clash = sorted(train_settings.keys() & flags.keys())
@@ -88,7 +92,9 @@ def sweep(
             name=sweeps.check_name(name), models=tuple(overrides["models"]),
             strategies=tuple(sweeps.StrategySpec.parse(s) for s in overrides["strategies"]), ks=tuple(overrides["k"]),
             tasks=tuple(overrides["tasks"]), seeds=tuple(overrides["seeds"]) or (42,), baseline=True,
-            train=sweeps.check_train(train_settings, "--train"),
+            train=sweeps.check_train(train_settings, "--train"), components=tuple(overrides["components"]) or ("layer",),
+            attention=tuple(overrides["attention"]) or ("softmax",),
+            drop_layernorm=sweeps.layernorm_axis(overrides["drop_layernorm"]),
         )
     if no_baseline:
         spec = dataclasses.replace(spec, baseline=False)
@@ -136,23 +142,29 @@ def _print_plan(cells, grid, layers: dict[str, int], done: dict[str, dict], as_j
     from layerdrop.selection import registry
     from layerdrop.experiments.config import config_dict
     from layerdrop.experiments.records import training_identity
+    from layerdrop.experiments.sweep import cell_variant
     from layerdrop.selection.strategy import ScoresNeeded
 
     dropped, first_with = {}, {}
     for cell in grid:
         try:
-            dropped_layers = registry.plan(cell.strategy, cell.params).select(layers[cell.model], cell.k).dropped_layers
+            dropped_layers = registry.plan(cell.strategy, cell.params).select(layers[cell.model], cell.k,
+                                                                             component=cell.component).dropped_layers
         except ScoresNeeded:
             finished = done.get(cell.run_id)
-            dropped[cell.run_id] = (common.layers_text(finished["dropped_layers"]) + " (from scores)" if finished
+            dropped[cell.run_id] = (common.layers_text(finished["dropped_layers"] or (finished.get("removed_sublayers") or {}).get(cell.component, []))
+                                    + " (from scores)" if finished
                                     else "chosen from scores at run time", None)
             continue
         # The same identity a run looks its twin up by, from what is known before anything loads.
-        identity = training_identity({"config": config_dict(cell), "dropped_layers": dropped_layers})
+        whole = cell.component == "layer"
+        identity = training_identity({"config": config_dict(cell), "dropped_layers": dropped_layers if whole else [],
+                                      "removed_sublayers": {} if whole else {cell.component: list(dropped_layers)}})
         origin = first_with.setdefault(identity, cell.run_id)
         dropped[cell.run_id] = (common.layers_text(dropped_layers), origin if reuse and origin != cell.run_id else None)
     rows = [{"run_id": cell.run_id, "model": cell.model, "task": cell.task, "strategy": cell.strategy,
-             "params": list(cell.params), "k": cell.k, "seed": cell.seed, "dropped": dropped[cell.run_id][0],
+             "params": list(cell.params), "component": cell.component, "attention": cell.attention,
+             "drop_layernorm": cell.drop_layernorm, "variant": cell_variant(cell), "k": cell.k, "seed": cell.seed, "dropped": dropped[cell.run_id][0],
              "done": cell.run_id in done, "twin_of": dropped[cell.run_id][1]} for cell in cells]
     if as_json:
         common.print_json(rows)
@@ -161,8 +173,7 @@ def _print_plan(cells, grid, layers: dict[str, int], done: dict[str, dict], as_j
 
     table = Table("run id", "model", "task", "strategy", "K", "seed", "dropped", "done", "twin of", box=None)
     for r in rows:
-        strategy = r["strategy"] + (f" ({', '.join(r['params'])})" if r["params"] else "")
-        table.add_row(r["run_id"], r["model"], r["task"], strategy, str(r["k"]), str(r["seed"]), r["dropped"],
+        table.add_row(r["run_id"], r["model"], r["task"], r["variant"], str(r["k"]), str(r["seed"]), r["dropped"],
                       "yes" if r["done"] else "", r["twin_of"] or "")
     common.out.print(table)
     twins = sum(bool(r["twin_of"]) for r in rows if not r["done"])

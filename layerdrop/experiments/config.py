@@ -26,7 +26,8 @@ OPTIMIZERS = ("adamw", "adam", "sgd")
 # whose default fell from 50 to 8 when it became a setting (groups of 50 make batches too alike).
 # `fast` is not here on purpose: runs before it trained with speed paths that are gone, so every
 # run since (stock or --fast) is a different experiment and gets a new id.
-ADDED_LATER = {"optimizer": "adamw", "lr_scheduler": "linear", "length_group_batches": 50}
+ADDED_LATER = {"optimizer": "adamw", "lr_scheduler": "linear", "length_group_batches": 50, "component": "layer",
+               "attention": "softmax", "drop_layernorm": None}
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,12 @@ class RunConfig:
         model: alias, hub id or local folder.
         task: GLUE task name, or a name for custom files (`--train-file`/`--validation-file`).
         strategy: strategy name or plugin spec.
-        k: layers to drop; 0 runs the full model (the baseline); None when the strategy sets it.
+        k: layers (or, with `component`, sublayers) to drop; 0 runs the full model (the baseline);
+            None when the strategy sets it.
+        component: what the strategy's K removes: whole layers, or only their feed-forward ("ffn")
+            or attention sublayers (`layerdrop.models.edits`).
+        attention: softmax (stock), relu or sigmoid attention weights (`layerdrop.models.edits`).
+        drop_layernorm: None, or remove the LayerNorm after every layer's "attention" or "ffn" sublayer.
         params: strategy parameters as given (`"parity=odd"`).
         seed: seeds the layer choice of random strategies, subsampling, head init, data order, dropout.
         data_dir: GLUE folder (original layout or a hub parquet copy); None: $LAYERDROP_GLUE_DIR, else the hub.
@@ -69,6 +75,9 @@ class RunConfig:
     strategy: str = "top"
     k: int | None = None
     params: tuple[str, ...] = ()
+    component: str = "layer"
+    attention: str = "softmax"
+    drop_layernorm: str | None = None
     seed: int = 42
     data_dir: str | None = None
     train_file: str | None = None
@@ -116,8 +125,9 @@ class RunConfig:
 
     def drop_config(self) -> DropConfig:
         """The layer-choosing part of this run."""
-        return DropConfig(model=self.model, strategy=self.strategy, k=self.k, params=self.params, seed=self.seed,
-                          trust_remote_code=self.trust_remote_code)
+        return DropConfig(model=self.model, strategy=self.strategy, k=self.k, params=self.params,
+                          component=self.component, attention=self.attention, drop_layernorm=self.drop_layernorm,
+                          seed=self.seed, trust_remote_code=self.trust_remote_code)
 
     @property
     def run_id(self) -> str:
@@ -135,7 +145,9 @@ class RunConfig:
     def validate(self) -> None:
         """Check values that need no files or models; raises UsageError naming the flag."""
         from layerdrop.errors import UsageError
+        from layerdrop.models.components import check_names
 
+        check_names(self.component, self.attention, self.drop_layernorm)
         positive = {
             "--epochs": self.epochs, "--learning-rate": self.learning_rate, "--batch-size": self.batch_size,
             "--eval-batch-size": self.eval_batch_size, "--max-seq-length": self.max_seq_length,

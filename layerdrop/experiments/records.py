@@ -118,7 +118,7 @@ def environment() -> dict[str, Any]:
 
 # Config fields that name the layer selection rather than shape the training: two runs that drop
 # the same layers differ only in these.
-SELECTION_FIELDS = ("strategy", "k", "params")
+SELECTION_FIELDS = ("strategy", "k", "params", "component")
 
 
 def training_identity(record: dict[str, Any]) -> str:
@@ -132,7 +132,9 @@ def training_identity(record: dict[str, Any]) -> str:
     config = {key: value for key, value in {**ADDED_LATER, **record["config"]}.items() if key not in SELECTION_FIELDS}
     # The code by its source hash, not its commit: a docs-only commit trains the same model.
     versions = {k: v for k, v in (record.get("versions") or {}).items() if k != "layerdrop_source"}
-    seen = [config, record.get("model"), record.get("data"), sorted(record["dropped_layers"]), versions,
+    # What was removed: whole layers, and sublayers where any (records before `component` have none).
+    sublayers = {part: sorted(layers) for part, layers in (record.get("removed_sublayers") or {}).items() if layers}
+    seen = [config, record.get("model"), record.get("data"), sorted(record["dropped_layers"]), sublayers, versions,
             record.get("device"), record.get("precision"), record.get("num_processes"), legacy_paths(record)]
     return json.dumps(seen, sort_keys=True, default=str)
 

@@ -164,18 +164,30 @@ def _described(prepared: Prepared) -> dict[str, Any]:
                   "kind": source.kind, "family": model_config.model_type},
         "task": task.name,
         "data": {name: split.source for name, split in splits.items()},
-        "n_layers_before": selection.n_layers,
-        "n_layers_after": selection.n_layers - selection.k,
-        "strategy": selection.strategy,
-        "params": selection.params,
-        "k": selection.k,
-        "dropped_layers": list(selection.dropped_layers),
-        "kept_layers": list(selection.kept_layers),
+        **_layers_described(selection, n_layers_of(model_config)),
         "layer_scores": selection.layer_scores,
         "train_examples": len(splits["train"]),
         "train_label_entropy": _label_entropy(task, splits["train"].labels),
         "train_label_variance": _label_variance(task, splits["train"].labels),
         "eval_examples": {name: len(splits[name]) for name in task.eval_splits},
+    }
+
+
+def _layers_described(selection, n_layers: int) -> dict[str, Any]:
+    """Which layers go (`dropped_layers`, whole layers) and which lose a sublayer
+    (`removed_sublayers`), as 0-based positions in the pretrained stack."""
+    whole = selection.component == "layer"
+    removed = {part: list(selection.dropped_layers) if part == selection.component else [] for part in ("attention", "ffn")}
+    return {
+        "n_layers_before": n_layers,
+        "n_layers_after": n_layers - selection.k if whole else n_layers,
+        "strategy": selection.strategy,
+        "params": selection.params,
+        "component": selection.component,
+        "k": selection.k,
+        "dropped_layers": list(selection.dropped_layers) if whole else [],
+        "kept_layers": list(selection.kept_layers) if whole else list(range(n_layers)),
+        "removed_sublayers": removed,
     }
 
 
@@ -208,11 +220,13 @@ def _train_and_evaluate(record: dict[str, Any], cfg: RunConfig, cache: Resources
     source, selection, task, splits = prepared.source, prepared.selection, prepared.data.task, prepared.data.splits
     model = cache.fresh_model(cfg, source, task, keep_pristine=keep_pristine)
     record["parameters_before"] = _count(model)
-    if selection.k:
-        from layerdrop.models.surgery import drop_layers
+    from layerdrop.models.components import edit_model
 
-        drop_layers(model, selection.dropped_layers, provenance(cfg.drop_config(), source, selection))
-    record["parameters_after"] = _count(model)
+    edit_model(model, cfg.component, selection.dropped_layers, cfg.attention, cfg.drop_layernorm,
+               provenance(cfg.drop_config(), source, selection))
+    edits = (getattr(model.config, "layerdrop", None) or {}).get("edits") or {}
+    record.update(parameters_after=_count(model), attention=edits.get("attention", "softmax"),
+                  removed_layernorms=edits.get("removed_layernorms", {"attention": [], "ffn": []}))
     encoded = {name: cache.encoded(cfg, source, name) for name in splits}
     from layerdrop.training.loop import fine_tune, predict
 
@@ -240,7 +254,7 @@ def _train_and_evaluate(record: dict[str, Any], cfg: RunConfig, cache: Resources
 
 # What a reused record takes from its twin: what the training produced. Not the timings,
 # throughput or memory: this cell did not train, so it has none of its own to report.
-OUTCOME_FIELDS = ("parameters_before", "parameters_after", "train_steps", "final_train_loss", "train_loss_last_epoch",
+OUTCOME_FIELDS = ("parameters_before", "parameters_after", "attention", "removed_layernorms", "train_steps", "final_train_loss", "train_loss_last_epoch",
                   "train_loss_by_epoch", "fast_paths", "fast_skipped", "trained_embedding_rows", "metrics",
                   "main_metric")
 
@@ -265,7 +279,10 @@ def _throughput(stats, model, n_parameters: int, accelerator, cfg: RunConfig) ->
 
     model = accelerator.unwrap_model(model)
     non_embedding = n_parameters - embedding_parameters(model)
-    flops = training_flops_from_counts(non_embedding, n_layers_of(model.config), model.config.hidden_size,
+    # Q K^T and A V only in the layers that still attend.
+    removed = ((getattr(model.config, "layerdrop", None) or {}).get("edits") or {}).get("removed_sublayers", {})
+    attending = n_layers_of(model.config) - len(removed.get("attention", []))
+    flops = training_flops_from_counts(non_embedding, attending, model.config.hidden_size,
                                        stats.tokens, stats.sum_squared_lengths)
     achieved = flops / stats.seconds / 1e9 if stats.seconds else 0.0
     # The peak in the precision the matmuls ran in: bf16 autocast multiplies in bf16.
@@ -291,6 +308,7 @@ def _count(model) -> int:
 
 
 def _save(model, tokenizer, path, cfg: RunConfig, task) -> None:
+    from layerdrop.models.components import save_pretrained
     from layerdrop.outputs import atomic_dir
 
     model.config.layerdrop = {**(getattr(model.config, "layerdrop", None) or {}), "fine_tuned_on": task.name,
@@ -299,7 +317,6 @@ def _save(model, tokenizer, path, cfg: RunConfig, task) -> None:
         model.config.id2label = dict(enumerate(task.labels))
         model.config.label2id = {label: i for i, label in enumerate(task.labels)}
     with atomic_dir(Path(path)) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+        save_pretrained(model, tokenizer, tmp)
     progress.log(f"saved the fine-tuned model to {path}")
 

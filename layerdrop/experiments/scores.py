@@ -25,13 +25,15 @@ class ScoresKey:
     n_examples: int
     split: str
     seed: int
+    component: str = "layer"
 
 
 def score_provider(cache: Resources, cfg: RunConfig, source, device):
     """A `ScoreProvider` for `SelectionContext`: data loads only if a strategy asks for scores."""
 
     def provider(n_examples: int, split: str) -> list[float]:
-        key = ScoresKey(source.location, DataSource.of(cfg), cfg.max_seq_length, n_examples, split, SCORING_SEED)
+        key = ScoresKey(source.location, DataSource.of(cfg), cfg.max_seq_length, n_examples, split, SCORING_SEED,
+                        cfg.component)
         return cache.get(key, lambda: _score(cache, cfg, source, device, n_examples, split))
 
     return provider
@@ -39,7 +41,7 @@ def score_provider(cache: Resources, cfg: RunConfig, source, device):
 
 def _score(cache: Resources, cfg: RunConfig, source, device, n_examples: int, split: str) -> list[float]:
     from layerdrop import progress
-    from layerdrop.analysis.scoring import layer_similarities
+    from layerdrop.analysis.scoring import layer_similarities, sublayer_similarities
     from layerdrop.data.batching import collate, length_sorted_batches
     from layerdrop.errors import UsageError
     from layerdrop.models.architectures import family_of
@@ -64,4 +66,7 @@ def _score(cache: Resources, cfg: RunConfig, source, device, n_examples: int, sp
                 yield {k: v.to(device) for k, v in batch.items()}
                 update()
 
-        return layer_similarities(model, inputs(), family_of(model.config).summary_token)
+        summary = family_of(model.config).summary_token
+        if cfg.component != "layer":
+            return sublayer_similarities(model, inputs(), summary, cfg.component)
+        return layer_similarities(model, inputs(), summary)

@@ -1,8 +1,10 @@
-"""Sweeps: a grid of models x strategies x K x tasks x seeds, run as resumable cells.
+"""Sweeps: a grid of models x strategies x K x tasks x seeds (x components, attention
+normalizers and LayerNorm removals), run as resumable cells.
 
 Each cell is a `RunConfig` whose run id is a hash of the config, so re-running a sweep skips
 cells already recorded as `ok` and reruns failed ones. The K=0 baseline (the full model) is one
-cell per model x task x seed, whatever the strategies.
+cell per model x task x seed x normalizer x LayerNorm removal, whatever the strategies and
+components: removing no layer and removing no sublayer are the same model.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from layerdrop.errors import LayerdropError, UsageError
 from layerdrop.selection.strategy import ScoresNeeded
 
 # Training settings a sweep passes to every cell: every RunConfig field but the grid axes.
-GRID_FIELDS = {"model", "task", "strategy", "k", "params", "seed"}
+GRID_FIELDS = {"model", "task", "strategy", "k", "params", "seed", "component", "attention", "drop_layernorm"}
 TRAIN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)} - GRID_FIELDS
 BASELINE = ("top", ())  # how the K=0 cell is spelled, so its run id is the same in every sweep
 
@@ -62,6 +64,9 @@ class SweepConfig:
     seeds: tuple[int, ...] = (42,)
     baseline: bool = True
     train: dict[str, Any] = field(default_factory=dict)
+    components: tuple[str, ...] = ("layer",)
+    attention: tuple[str, ...] = ("softmax",)
+    drop_layernorm: tuple[str | None, ...] = (None,)
 
     def results_path(self, root: str | Path = "results") -> Path:
         return Path(root) / self.name / "runs.jsonl"
@@ -83,7 +88,8 @@ def load_toml(path: str | Path, overrides: dict[str, Any] | None = None) -> Swee
         raise UsageError(f"sweep file {path} does not exist", "check --config") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path} is not valid TOML: {exc}", "fix the file") from None
-    allowed = {"name", "models", "strategies", "k", "tasks", "seeds", "baseline", "train"}
+    allowed = {"name", "models", "strategies", "k", "tasks", "seeds", "baseline", "train", "components", "attention",
+               "drop_layernorm"}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise UsageError(f"{path}: unknown key '{unknown[0]}'", f"allowed keys: {', '.join(sorted(allowed))}")
@@ -114,7 +120,14 @@ def load_toml(path: str | Path, overrides: dict[str, Any] | None = None) -> Swee
         name=check_name(str(data.get("name") or path.stem)), models=listed("models", str),
         strategies=tuple(strategies), ks=listed("k", int), tasks=listed("tasks", str), seeds=listed("seeds", int) or (42,),
         baseline=_boolean(data.get("baseline", True), f"{path}: 'baseline'"), train=check_train(train, str(path)),
+        components=listed("components", str) or ("layer",), attention=listed("attention", str) or ("softmax",),
+        drop_layernorm=layernorm_axis(listed("drop_layernorm", str)),
     )
+
+
+def layernorm_axis(values) -> tuple[str | None, ...]:
+    """The drop_layernorm axis: "none" (a TOML list cannot hold null) is no removal."""
+    return tuple(None if value == "none" else value for value in values) or (None,)
 
 
 def _boolean(value: Any, where: str) -> bool:
@@ -146,25 +159,43 @@ def check_train(train: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def expand(sweep: SweepConfig) -> list[RunConfig]:
-    """Every cell of the grid, in a fixed order (model, task, seed, baseline, strategy, K)."""
+    """Every cell of the grid, in a fixed order (model, task, seed, normalizer, LayerNorm removal,
+    baseline, component, strategy, K)."""
     cells: list[RunConfig] = []
     for model in sweep.models:
         for task in sweep.tasks:
             for seed in sweep.seeds:
-                base = dict(model=model, task=task, seed=seed, **sweep.train)
-                if sweep.baseline:
-                    cells.append(RunConfig(strategy=BASELINE[0], params=BASELINE[1], k=0, **base))
-                for spec in sweep.strategies:
-                    for k in (None,) if spec.sets_k else sweep.ks:
-                        if k == 0:
-                            continue  # the baseline cell covers it
-                        cells.append(RunConfig(strategy=spec.name, params=spec.params, k=k, **base))
+                for attention in sweep.attention:
+                    for layernorm in sweep.drop_layernorm:
+                        base = dict(model=model, task=task, seed=seed, attention=attention, drop_layernorm=layernorm,
+                                    **sweep.train)
+                        if sweep.baseline:  # spelled as whole layers, so every component shares it
+                            cells.append(RunConfig(strategy=BASELINE[0], params=BASELINE[1], k=0, **base))
+                        for component in sweep.components:
+                            for spec in sweep.strategies:
+                                for k in (None,) if spec.sets_k else sweep.ks:
+                                    if k == 0:
+                                        continue  # the baseline cell covers it
+                                    cells.append(RunConfig(strategy=spec.name, params=spec.params, k=k,
+                                                           component=component, **base))
     seen, unique = set(), []
     for cell in cells:
         if cell.run_id not in seen:
             seen.add(cell.run_id)
             unique.append(cell)
     return unique
+
+
+def cell_variant(cell: RunConfig) -> str:
+    """`top`, `alternate['parity=even'] ffn`, `top relu attn no-LN(attention)`: what a cell removes and changes."""
+    parts = [f"{cell.strategy}{list(cell.params) or ''}"]
+    if cell.component != "layer":
+        parts.append(cell.component)
+    if cell.attention != "softmax":
+        parts.append(f"{cell.attention} attn")
+    if cell.drop_layernorm:
+        parts.append(f"no-LN({cell.drop_layernorm})")
+    return " ".join(parts)
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -249,25 +280,39 @@ def validate(sweep: SweepConfig) -> dict[str, int]:
         except LayerdropError as exc:
             problems.append(str(exc).rstrip("."))
     layers: dict[str, int] = {}
+    configs: dict[str, Any] = {}
     for model in sweep.models:
         try:
-            layers[model] = n_layers_of(models.load_config(models.resolve(model), sweep.train.get("trust_remote_code", False)))
+            configs[model] = models.load_config(models.resolve(model), sweep.train.get("trust_remote_code", False))
+            layers[model] = n_layers_of(configs[model])
         except LayerdropError as exc:
             problems.append(str(exc).rstrip("."))
     try:
         RunConfig(model="m", task="t", **sweep.train).validate()
     except LayerdropError as exc:
         problems.append(str(exc).rstrip("."))
-    for model, n in layers.items():
-        for spec in valid_specs:
-            for k in () if spec.sets_k else sweep.ks:
+    from layerdrop.models.components import check_names, check_request
+
+    for component in sweep.components:
+        for attention in sweep.attention:
+            for layernorm in sweep.drop_layernorm:
                 try:
-                    registry.plan(spec.name, spec.params).select(n, k)
-                except ScoresNeeded:
-                    if k >= n:  # data-driven: layers are chosen at run time, but K must still fit
-                        problems.append(f"{model}: --k {k} would drop every layer of a {n}-layer model")
+                    check_names(component, attention, layernorm)
+                    for model in layers:
+                        check_request(configs[model], component, attention, layernorm)
                 except LayerdropError as exc:
-                    problems.append(f"{model}: {str(exc).rstrip('.')}")
+                    problems.append(str(exc).rstrip("."))
+    for model, n in layers.items():
+        for component in sweep.components:
+            for spec in valid_specs:
+                for k in () if spec.sets_k else sweep.ks:
+                    try:
+                        registry.plan(spec.name, spec.params).select(n, k, component=component)
+                    except ScoresNeeded:
+                        if k >= n + (component != "layer"):  # data-driven: chosen at run time, but K must fit
+                            problems.append(f"{model}: --k {k} is more than a {n}-layer model has to drop ({component})")
+                    except LayerdropError as exc:
+                        problems.append(f"{model}: {str(exc).rstrip('.')}")
     if problems:
         unique = list(dict.fromkeys(problems))
         raise UsageError(f"the sweep has {len(unique)} problem(s): " + " | ".join(unique), "fix them; nothing has run")
@@ -354,7 +399,7 @@ def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fas
     together = accelerator is not None and accelerator.num_processes > 1
     with progress.bar("sweep", len(cells), completed=outcome.skipped) as update:
         for cell in todo:
-            label = f"{cell.model} {cell.task} {cell.strategy}{list(cell.params) or ''} k={cell.k} seed={cell.seed}"
+            label = f"{cell.model} {cell.task} {cell_variant(cell)} k={cell.k} seed={cell.seed}"
             update(0, info=label)
             with (contextlib.nullcontext(True) if together else claim(claims, cell.run_id)) as mine:
                 # Another process may hold this cell, or have finished it since we looked.

@@ -190,7 +190,7 @@ def load_model(source: ModelSource, auto_class: str = "AutoModel", trust_remote_
 
     from safetensors import SafetensorError
 
-    cls = getattr(transformers, auto_class)
+    cls = _edited_class(source, auto_class, trust_remote_code) or getattr(transformers, auto_class)
     try:
         return cls.from_pretrained(source.location, **load_kwargs(source, trust_remote_code), **extra)
     except ModelError:
@@ -207,6 +207,24 @@ def load_model(source: ModelSource, auto_class: str = "AutoModel", trust_remote_
                          "the file is damaged or not a checkpoint: download or save the model again") from exc
 
 
+def _edited_class(source: ModelSource, class_name: str, trust_remote_code: bool):
+    """For a model whose sublayer edits stock classes cannot express (`layerdrop.models.edits`),
+    the stock class that rebuilds its shape before the weights load; None for any other model."""
+    import transformers
+
+    from layerdrop.models.components import needs_remote_code, stock_class_names
+    from layerdrop.models.edits import edited_class
+
+    config = load_config(source, trust_remote_code)
+    if not needs_remote_code(config):
+        return None
+    name = stock_class_names(config.model_type).get(class_name) if class_name.startswith("Auto") else class_name
+    if name is None:
+        raise ModelError(f"model '{source.name}' has sublayer edits and no {class_name} class in its family",
+                         f"load it with one of {', '.join(stock_class_names(config.model_type))}")
+    return edited_class(getattr(transformers, name))
+
+
 def _weights_file(source: ModelSource) -> str:
     folder = Path(source.location)
     if source.is_local:
@@ -216,7 +234,7 @@ def _weights_file(source: ModelSource) -> str:
     return source.location
 
 
-def load_original(source: ModelSource, config, trust_remote_code: bool = False):
+def load_original(source: ModelSource, config, trust_remote_code: bool = False, **extra):
     """Load a checkpoint with the class it was saved as (keeping its head), else the bare encoder.
 
     `layerdrop drop` uses this so a fine-tuned classifier keeps its classifier and a masked-LM
@@ -225,4 +243,4 @@ def load_original(source: ModelSource, config, trust_remote_code: bool = False):
     import transformers
 
     saved_as = [arch for arch in getattr(config, "architectures", None) or [] if hasattr(transformers, arch)]
-    return load_model(source, saved_as[0] if saved_as else "AutoModel", trust_remote_code)
+    return load_model(source, saved_as[0] if saved_as else "AutoModel", trust_remote_code, **extra)

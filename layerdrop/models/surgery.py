@@ -84,6 +84,11 @@ def drop_layers(model, indices: Sequence[int], provenance: dict[str, Any] | None
         if isinstance(values, list) and len(values) == n:
             setattr(config, key, [values[i] for i in kept])
 
+    if previous.get("edits"):  # sublayer edits of earlier calls follow their layers to the new positions
+        position = {old: new for new, old in enumerate(kept)}
+        previous["edits"] = {**previous["edits"], **{
+            key: {part: [position[i] for i in layers if i in position] for part, layers in previous["edits"][key].items()}
+            for key in ("removed_sublayers", "removed_layernorms") if key in previous["edits"]}}
     all_dropped = sorted(set(previous.get("dropped_layers", [])) | {original[i] for i in dropped})
     record = {
         **previous,

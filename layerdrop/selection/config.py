@@ -17,6 +17,9 @@ class DropConfig:
         k: number of layers to drop; None for strategies that decide it (explicit, threshold).
         params: strategy parameters as given, `("parity=odd", ...)`; checked against the
             strategy's signature before anything loads.
+        component: "layer" (whole layers), "ffn" or "attention" (that sublayer of K layers).
+        attention: softmax (stock), relu or sigmoid attention weights.
+        drop_layernorm: None, or remove the LayerNorm after every layer's "attention" or "ffn" sublayer.
         seed: seed for strategies with randomness.
         trust_remote_code: allow code from the model repository to run.
     """
@@ -25,6 +28,9 @@ class DropConfig:
     strategy: str = "top"
     k: int | None = None
     params: tuple[str, ...] = ()
+    component: str = "layer"
+    attention: str = "softmax"
+    drop_layernorm: str | None = None
     seed: int = 42
     trust_remote_code: bool = False
 

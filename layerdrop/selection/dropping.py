@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from layerdrop.models import loading as models
+from layerdrop.models.components import candidates, check_names, check_positions, check_request
 from layerdrop.selection import registry
 from layerdrop.models.architectures import family_of, n_layers_of
 from layerdrop.selection.config import DropConfig, config_dict
@@ -26,17 +27,31 @@ def select_layers(
     Parameters are checked before the model's config is read, so a typo never waits on a model.
     """
     plan = registry.plan(cfg.strategy, cfg.params)
+    check_names(cfg.component, cfg.attention, cfg.drop_layernorm)
     if n_layers is None:
         if model_config is None:
             model_config = models.load_config(models.resolve(cfg.model), cfg.trust_remote_code)
         n_layers = n_layers_of(model_config)
+    if model_config is not None:
+        check_request(model_config, cfg.component, cfg.attention, cfg.drop_layernorm)
+    # A sublayer strategy chooses among the layers that still have that sublayer (all of them,
+    # unless the model was edited before), and its indices are mapped back to layer positions.
+    choices = candidates(model_config, cfg.component) if model_config is not None else list(range(n_layers))
+    provider = score_provider
+    if score_provider is not None and len(choices) != n_layers:
+        provider = lambda **kwargs: [score_provider(**kwargs)[i] for i in choices]  # noqa: E731
     ctx = SelectionContext(
-        n_layers=n_layers,
+        n_layers=len(choices),
         seed=cfg.seed,
         model_type=getattr(model_config, "model_type", None),
-        score_provider=score_provider,
+        score_provider=provider,
     )
-    return plan.select(n_layers, cfg.k, ctx)
+    selection = plan.select(len(choices), cfg.k, ctx, component=cfg.component)
+    if model_config is not None:
+        check_positions(model_config, cfg.component, [choices[i] for i in selection.dropped_layers])
+    if len(choices) == n_layers:
+        return selection
+    return replace(selection, n_layers=n_layers, dropped_layers=tuple(choices[i] for i in selection.dropped_layers))
 
 
 def provenance(cfg: DropConfig, source: models.ModelSource, selection: Selection) -> dict[str, Any]:
@@ -46,6 +61,7 @@ def provenance(cfg: DropConfig, source: models.ModelSource, selection: Selection
         "source_location": source.location if source.kind == "hub" else source.name,
         "strategy": selection.strategy,
         "params": selection.params,
+        "component": selection.component,
         "seed": cfg.seed,
         "layer_scores": selection.layer_scores,
     }
@@ -76,23 +92,25 @@ def drop_and_save(cfg: DropConfig, output: str | Path, overwrite: bool = False, 
 
     The output folder loads back with plain transformers; nothing is written unless it all worked.
     """
-    from layerdrop.models.surgery import count_parameters, drop_layers
+    from layerdrop.models.components import edit_model, save_pretrained
+    from layerdrop.models.surgery import count_parameters
 
     out = check_output_dir(output, overwrite)
     source = models.resolve(cfg.model)
     model_config = models.load_config(source, cfg.trust_remote_code)
     family_of(model_config)  # unsupported families fail before weights load
     selection = select_layers(cfg, model_config=model_config)
-    if selection.k == 0:
+    if selection.k == 0 and cfg.attention == "softmax" and cfg.drop_layernorm is None:
         raise UsageError("--k 0 drops nothing, so there is no smaller model to save", "pass --k 1 or more")
     tokenizer = models.load_tokenizer(source, cfg.trust_remote_code)  # checked first: it loads in a moment
     log(f"loading {source.name} ({source.location})")
     model = models.load_original(source, model_config, cfg.trust_remote_code)
     before = count_parameters(model)
-    drop_layers(model, selection.dropped_layers, provenance(cfg, source, selection))
+    edit_model(model, cfg.component, selection.dropped_layers, cfg.attention, cfg.drop_layernorm,
+               provenance(cfg, source, selection))
     after = count_parameters(model)
-    log(f"dropped layers {list(selection.dropped_layers)}; saving to {out}")
+    what = "layers" if cfg.component == "layer" else f"the {cfg.component} sublayer of layers"
+    log(f"dropped {what} {list(selection.dropped_layers)}; saving to {out}")
     with atomic_dir(out) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+        save_pretrained(model, tokenizer, tmp)
     return DropResult(config_dict(cfg), model_config.model_type, selection, before, after, str(out))

@@ -175,19 +175,27 @@ class Plan:
     def sets_k(self) -> bool:
         return bool(getattr(self.fn, "sets_k", False))
 
-    def select(self, n_layers: int, k: int | None, ctx: SelectionContext | None = None) -> Selection:
-        """Run the strategy and check its answer: ints, unique, in range, exactly k, not all layers."""
+    def select(self, n_layers: int, k: int | None, ctx: SelectionContext | None = None, component: str = "layer") -> Selection:
+        """Run the strategy and check its answer: ints, unique, in range, exactly k, not all layers.
+
+        With a sublayer `component`, `n_layers` counts the layers that have one and the strategy
+        may choose all of them (a model without any feed-forward sublayer still computes).
+        """
         name = self.entry.name
         ctx = ctx or SelectionContext(n_layers=n_layers)
+        whole = component == "layer"
         if k is not None:
             if k < 0:
                 raise UsageError(f"--k {k} is negative", "pass the number of layers to drop, 0 or more")
-            if k >= n_layers:
+            if whole and k >= n_layers:
                 raise UsageError(f"--k {k} would drop every layer of a {n_layers}-layer model", f"choose --k between 0 and {n_layers - 1}")
+            if not whole and k > n_layers:
+                raise UsageError(f"--k {k} is more than the {n_layers} {component} sublayers this model has",
+                                 f"choose --k between 0 and {n_layers}")
         elif not self.sets_k:
             raise UsageError(f"strategy '{name}' needs --k", "pass --k N, the number of layers to drop")
         if k == 0 and not self.sets_k:
-            return Selection(name, self.params, n_layers, ())
+            return Selection(name, self.params, n_layers, (), component=component)
         try:
             raw = self.fn(n_layers, k, ctx, **self.params)
         except LayerdropError:
@@ -208,12 +216,12 @@ class Plan:
             problems.append(f"indices outside 0..{n_layers - 1}")
         if k is not None and len(indices) != k:
             problems.append(f"{len(indices)} layers instead of k={k}")
-        if len(set(indices)) >= n_layers:
+        if whole and len(set(indices)) >= n_layers:
             problems.append("every layer")
         if problems:
             raise UsageError(f"strategy '{name}' chose {sorted(indices)} for L={n_layers}: {', '.join(problems)}", "fix the strategy or its parameters")
         scores = next(iter(ctx.scores.values()), None) if len(ctx.scores) == 1 else None
-        return Selection(name, self.params, n_layers, tuple(sorted(indices)), scores)
+        return Selection(name, self.params, n_layers, tuple(sorted(indices)), scores, component)
 
 
 def plan(spec: str, raw_params: dict[str, Any] | list[str] | tuple[str, ...] = ()) -> Plan:

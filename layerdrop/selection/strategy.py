@@ -68,13 +68,18 @@ class SelectionContext:
 
 @dataclass(frozen=True)
 class Selection:
-    """The checked outcome of a strategy: which layers go and which stay (0-based, sorted)."""
+    """The checked outcome of a strategy: which layers go and which stay (0-based, sorted).
+
+    With a sublayer `component` ("ffn", "attention"), `dropped_layers` are the layers that lose
+    that sublayer; `n_layers` counts the layers that had one.
+    """
 
     strategy: str
     params: dict[str, Any]
     n_layers: int
     dropped_layers: tuple[int, ...]
     layer_scores: list[float] | None = None
+    component: str = "layer"
 
     @property
     def k(self) -> int:
@@ -89,6 +94,7 @@ class Selection:
         return {
             "strategy": self.strategy,
             "params": self.params,
+            "component": self.component,
             "n_layers": self.n_layers,
             "k": self.k,
             "dropped_layers": list(self.dropped_layers),
