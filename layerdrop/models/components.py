@@ -74,6 +74,21 @@ def check_positions(config, component: str, positions: Sequence[int]) -> None:
                          "attention nor feed-forward sublayer", "remove whole layers with --component layer")
 
 
+def check_layernorm(config, drop_layernorm: str | None, component: str = "layer", positions: Sequence[int] = ()) -> None:
+    """`--drop-layernorm X` needs a layer that still has sublayer X and its LayerNorm after this
+    run's removals (`positions` of `component`)."""
+    if drop_layernorm is None:
+        return
+    edits = recorded_edits(config)
+    gone = set(edits.get("removed_sublayers", {}).get(drop_layernorm, []))
+    gone |= set(edits.get("removed_layernorms", {}).get(drop_layernorm, []))
+    if component == drop_layernorm:
+        gone |= set(positions)
+    if len(gone) >= n_layers_of(config):
+        raise UsageError(f"--drop-layernorm {drop_layernorm}: no layer of this model has a LayerNorm after its "
+                         f"{SUBLAYER_NAMES[drop_layernorm]} sublayer any more", "leave out --drop-layernorm")
+
+
 def edit_model(model, component: str, positions: Sequence[int], attention: str = "softmax",
                drop_layernorm: str | None = None, provenance: dict[str, Any] | None = None):
     """Remove `component` at `positions` (0-based layers of the current stack; whole layers for
@@ -86,6 +101,7 @@ def edit_model(model, component: str, positions: Sequence[int], attention: str =
 
     check_request(model.config, component, attention, drop_layernorm)
     check_positions(model.config, component, positions)
+    check_layernorm(model.config, drop_layernorm, component, positions)
     if component == "layer":
         if positions:
             drop_layers(model, positions, provenance)
@@ -103,9 +119,6 @@ def edit_model(model, component: str, positions: Sequence[int], attention: str =
     norms = {which: list(edits.get("removed_layernorms", {}).get(which, [])) for which in LAYERNORMS}
     if drop_layernorm is not None:
         present = [i for i, layer in enumerate(stack) if sublayers.has_layernorm(layer, family.layout, drop_layernorm)]
-        if not present:
-            raise UsageError(f"--drop-layernorm {drop_layernorm}: no layer of this model has a LayerNorm after its "
-                             f"{SUBLAYER_NAMES[drop_layernorm]} sublayer any more", "leave out --drop-layernorm")
         for i in present:
             sublayers.remove_layernorm(stack[i], family.layout, drop_layernorm)
         norms[drop_layernorm] = sorted(set(norms[drop_layernorm]) | set(present))

@@ -104,7 +104,7 @@ def display_table(rows: list[Row], tasks: list[str], paper: dict | None = None,
         for t in tasks:
             mean, std, n = r.tasks.get(t, (None, math.nan, 0))
             cells.append("–" if mean is None else f"{mean:.2f} ± {_fmt(std)} ({n})")
-        cells += [_fmt(r.macro), _fmt(r.macro_no_wnli), "" if r.k == 0 else ("–" if r.delta is None else f"{r.delta:+.2f}"),
+        cells += [_fmt(r.macro), _fmt(r.macro_no_wnli), "" if r.strategy == FULL_MODEL else ("–" if r.delta is None else f"{r.delta:+.2f}"),
                   _fmt(r.retained, 1) + ("%" if r.retained is not None else ""),
                   _params(r.parameters)]
         if r.paired:

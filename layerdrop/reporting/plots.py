@@ -1,4 +1,5 @@
-"""Figures for papers: score against K per strategy, per-task panels, contribution heatmaps.
+"""Figures for papers: score against K per strategy, per-task panels, score against parameters
+left (layer and sublayer removal side by side), contribution heatmaps.
 
 Each figure is written as PNG (for READMEs) and SVG (for papers).
 """
@@ -25,7 +26,7 @@ def _save(fig, folder: Path, stem: str) -> list[Path]:
 
 
 def _lines(ax, rows: list[Row], value, title: str, ylabel: str) -> None:
-    base = next((r for r in rows if r.k == 0), None)
+    base = next((r for r in rows if r.strategy == FULL_MODEL), None)
     strategies = sorted({r.strategy for r in rows if r.k > 0})
     for strategy in strategies:
         points = sorted((r.k, value(r)) for r in rows if r.strategy == strategy and value(r) is not None)
@@ -41,6 +42,31 @@ def _lines(ax, rows: list[Row], value, title: str, ylabel: str) -> None:
     ax.grid(alpha=0.3)
     ks = sorted({r.k for r in rows})
     ax.set_xticks(ks)
+
+
+def _against_parameters(ax, rows: list[Row], title: str, ylabel: str) -> None:
+    """Score against parameters left, one line per removal (layer and sublayer strategies side by
+    side at equal parameter counts), one marker per variant that removes nothing (relu attn, ...)."""
+    base = next((r for r in rows if r.strategy == FULL_MODEL), None)
+    for strategy in sorted({r.strategy for r in rows if r.k > 0}):
+        points = sorted((r.parameters / 1e6, r.macro) for r in rows
+                        if r.strategy == strategy and r.parameters and r.macro is not None)
+        if base is not None and base.parameters and base.macro is not None:
+            points.append((base.parameters / 1e6, base.macro))
+        if points:
+            points.sort()
+            style = "--" if any(part in strategy for part in (" ffn", " attn-sublayer")) else "-"
+            ax.plot([p for p, _ in points], [v for _, v in points], marker="o", linestyle=style, label=strategy)
+    for row in rows:
+        if row.k == 0 and row.strategy != FULL_MODEL and row.parameters and row.macro is not None:
+            ax.plot([row.parameters / 1e6], [row.macro], marker="s", linestyle="none", label=row.strategy)
+    if base is not None and base.macro is not None:
+        ax.axhline(base.macro, color="black", linestyle=":", linewidth=1, label=FULL_MODEL)
+    ax.set_title(title)
+    ax.set_xlabel("parameters left (millions)")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
 
 
 def write_plots(rows: list[Row], tasks: list[str], frame, folder: str | Path, metric_name: str) -> list[Path]:
@@ -76,7 +102,15 @@ def write_plots(rows: list[Row], tasks: list[str], frame, folder: str | Path, me
         written += _save(fig, folder, f"{stem}-tasks-vs-k")
         plt.close(fig)
 
-        scores = frame[(frame["model"] == model) & (frame["regime"] == regime) & frame["layer_scores"].notna()]
+        if any(r.parameters for r in mine):
+            fig, ax = plt.subplots(figsize=(6.4, 4.2))
+            _against_parameters(ax, mine, f"{title}: macro average over {', '.join(tasks)}", f"{metric_name} (%)")
+            written += _save(fig, folder, f"{stem}-macro-vs-parameters")
+            plt.close(fig)
+
+        # Whole-layer scores only: a sublayer strategy's scores measure something else.
+        scores = frame[(frame["model"] == model) & (frame["regime"] == regime) & frame["layer_scores"].notna()
+                       & (frame["component"] == "layer")]
         if len(scores):
             written += _heatmap(plt, scores, folder, stem, title)
     return written

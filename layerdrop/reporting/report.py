@@ -1,7 +1,8 @@
 """Run records -> the paper-style table: mean ± std over seeds, macro averages, paired CIs.
 
-All numbers are percentages (metric × 100), as in GLUE papers. A row is model × strategy × K;
-the K=0 row of a model is its full-model baseline, whatever strategy name it was recorded under.
+All numbers are percentages (metric × 100), as in GLUE papers. A row is model × strategy × K
+(with the component, normalizer and LayerNorm removal in the strategy's label); the plain K=0 row
+of a model is its full-model baseline, whatever strategy name it was recorded under.
 """
 
 from __future__ import annotations
@@ -41,9 +42,29 @@ def find_runs_files(paths: list[str]) -> list[Path]:
 
 
 def strategy_label(record: dict[str, Any]) -> str:
-    """A short, stable name: `top`, `odd-alternate`, `contribution (threshold=0.95)`."""
+    """A short, stable name: `top`, `odd-alternate`, `contribution (threshold=0.95)`, and what else
+    the run changed: `top ffn` (K feed-forward sublayers), `relu attn`, `no LN after attention`."""
+    config = record.get("config") or {}
+    variant = []
+    if config.get("component", "layer") != "layer" and record["k"]:
+        variant.append("attn-sublayer" if config["component"] == "attention" else config["component"])
+    if config.get("attention", "softmax") != "softmax":
+        variant.append(f"{config['attention']} attn")
+    if config.get("drop_layernorm"):
+        variant.append(f"no LN after {config['drop_layernorm']}")
     if record["k"] == 0:
-        return FULL_MODEL
+        return " ".join(variant) or FULL_MODEL
+    return " ".join([_removal_label(record), *variant])
+
+
+def removed_text(record: dict[str, Any]) -> str:
+    """The layers a run removed: whole layers, or those that lost the run's sublayer."""
+    component = (record.get("config") or {}).get("component", "layer")
+    layers = record["dropped_layers"] if component == "layer" else (record.get("removed_sublayers") or {}).get(component, [])
+    return ",".join(map(str, layers)) or "-"
+
+
+def _removal_label(record: dict[str, Any]) -> str:
     name, params = record["strategy"], dict(record.get("params") or {})
     if name == "alternate":
         return f"{params.pop('parity', 'even')}-alternate"
@@ -79,8 +100,9 @@ def load(paths: list[str], metric: str | None = None, strict: bool = False, regi
                 "model": record["model"]["name"], "regime": records.regime(record),
                 "strategy": strategy_label(record), "k": record["k"],
                 "task": record["task"], "seed": record["config"]["seed"], "value": 100.0 * metrics[name],
-                "dropped": ",".join(map(str, record["dropped_layers"])) or "-", "parameters": record.get("parameters_after"),
+                "dropped": removed_text(record), "parameters": record.get("parameters_after"),
                 "layer_scores": record.get("layer_scores"), "run_id": record["run_id"],
+                "component": record.get("config", {}).get("component", "layer"),
                 "setting": _setting(record.get("config", {})), "code": records.code_identity(record),
                 "unlearned": _unlearned(record),
             })
@@ -252,7 +274,7 @@ def build(frame, against: str | None = None, level: float = 0.95) -> tuple[list[
     rows.sort(key=lambda r: (r.model, r.regime != "stock", r.regime, order.get(r.strategy, r.strategy), r.k))
     for row in rows:
         # A row is compared only with runs trained the same way: its own regime's full model.
-        base = next((r for r in rows if (r.model, r.regime) == (row.model, row.regime) and r.k == 0), None)
+        base = next((r for r in rows if (r.model, r.regime, r.strategy) == (row.model, row.regime, FULL_MODEL)), None)
         if base and base.macro is not None and row.macro is not None:
             row.delta = row.macro - base.macro
             row.retained = 100.0 * row.macro / base.macro if base.macro else None

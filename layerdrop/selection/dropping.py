@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from layerdrop.models import loading as models
-from layerdrop.models.components import candidates, check_names, check_positions, check_request
+from layerdrop.models.components import candidates, check_layernorm, check_names, check_positions, check_request
 from layerdrop.selection import registry
 from layerdrop.models.architectures import family_of, n_layers_of
 from layerdrop.selection.config import DropConfig, config_dict
@@ -48,7 +48,9 @@ def select_layers(
     )
     selection = plan.select(len(choices), cfg.k, ctx, component=cfg.component)
     if model_config is not None:
-        check_positions(model_config, cfg.component, [choices[i] for i in selection.dropped_layers])
+        positions = [choices[i] for i in selection.dropped_layers]
+        check_positions(model_config, cfg.component, positions)
+        check_layernorm(model_config, cfg.drop_layernorm, cfg.component, positions)
     if len(choices) == n_layers:
         return selection
     return replace(selection, n_layers=n_layers, dropped_layers=tuple(choices[i] for i in selection.dropped_layers))

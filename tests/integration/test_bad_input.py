@@ -34,10 +34,23 @@ def base(tmp_path_factory) -> Path:
     tiny_model_dir(root / "noweights", "bert", n_layers=4)
     (root / "noweights" / "model.safetensors").unlink()
     write_glue(root / "glue")
+    tiny_model_dir(root / "xlnet", "xlnet", n_layers=4)
+    _edited_model(root / "ffn-all", "ffn", [0, 1, 2, 3])
+    _edited_model(root / "ffn-1", "ffn", [1])
     from transformers import GPT2Config, GPT2Model
 
     GPT2Model(GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=64, bos_token_id=0, eos_token_id=0)).save_pretrained(root / "gpt2")
     return root
+
+
+def _edited_model(folder: Path, component: str, positions: list[int]) -> None:
+    from transformers import AutoModelForSequenceClassification
+
+    from layerdrop.models.components import edit_model, save_pretrained
+    from tests.helpers import bert_tokenizer, tiny_config
+
+    model = AutoModelForSequenceClassification.from_config(tiny_config("bert", 4))
+    save_pretrained(edit_model(model, component, positions), bert_tokenizer(folder), folder)
 
 
 def _bad_glue(root: Path, good_glue: Path, name: str, content: bytes) -> str:
@@ -112,6 +125,23 @@ CASES = {
     "report empty folder": (["report", "{empty}"], 2, "holds no runs file"),
     "report only corrupt lines": (["report", "{corrupt}"], 2, "no successful runs"),
     "report bad format": (["report", "{results}", "--format", "pdf"], 2, "unknown --format"),
+    # components, normalizers, LayerNorms
+    "unknown component": ([*RUN, "--k", "1", "--component", "fnn"], 2, "did you mean 'ffn'"),
+    "unknown normalizer": ([*RUN, "--k", "0", "--attention", "rleu"], 2, "did you mean 'relu'"),
+    "unknown layernorm": ([*RUN, "--k", "0", "--drop-layernorm", "atention"], 2, "did you mean 'attention'"),
+    "K beyond the sublayers": ([*RUN, "--k", "5", "--component", "ffn"], 2, "more than the 4 ffn sublayers"),
+    "normalizer on xlnet": ([*RUN, "--k", "0", "--attention", "relu"], 2, "xlnet computes its own softmax", {"{tiny}": "{xlnet}"}),
+    "layernorm already gone": (["drop", "--model", "{ffn-all}", "--k", "0", "--drop-layernorm", "ffn", "--output", "{out}"], 2,
+                               "no layer of this model has a LayerNorm after its feed-forward"),
+    "layernorm gone with its sublayers": ([*RUN, "--k", "4", "--component", "ffn", "--drop-layernorm", "ffn"], 2,
+                                          "no layer of this model has a LayerNorm after its feed-forward"),
+    "neither sublayer": (["drop", "--model", "{ffn-1}", "--component", "attention", "--layers", "1", "--output", "{out}"], 2,
+                         "remove whole layers with --component layer"),
+    "no ffn left": (["drop", "--model", "{ffn-all}", "--component", "ffn", "--k", "1", "--output", "{out}"], 2,
+                    "already lost its feed-forward"),
+    "sweep unknown component": (["sweep", "--name", "s", "--model", "{tiny}", "--task", "rte", "--k", "1", "--component", "fnn",
+                                 "--data-dir", "{glue}"], 2, "did you mean 'ffn'"),
+    "plan K beyond the sublayers": (["plan", "--component", "ffn", "--k", "7", "--n-layers", "6"], 2, "more than the 6 ffn"),
     # plan, drop, strategies, models
     "plan without L": (["plan", "--k", "1"], 2, "exactly one of --n-layers and --model"),
     "plan bad plugin": (["plan", "--strategy", "nowhere.mod:fn", "--k", "1", "--n-layers", "4"], 2, "does not import"),
@@ -136,7 +166,8 @@ def _expand(arg: str, ws: Path, base: Path) -> str:
         path = ws / "sweep.toml"
         path.write_text(arg[6:-1])
         return str(path)
-    table = {"{tiny}": base / "tiny", "{gpt2}": base / "gpt2", "{model-notok}": base / "notok", "{model-corrupt}": base / "corrupt",
+    table = {"{tiny}": base / "tiny", "{gpt2}": base / "gpt2", "{xlnet}": base / "xlnet", "{ffn-all}": base / "ffn-all",
+             "{ffn-1}": base / "ffn-1", "{model-notok}": base / "notok", "{model-corrupt}": base / "corrupt",
              "{model-noweights}": base / "noweights", "{glue}": base / "glue", "{results}": ws / "runs.jsonl",
              "{empty}": ws / "empty", "{nonempty}": ws / "nonempty", "{csv}": ws / "data.csv", "{out}": ws / "out",
              "{corrupt}": ws / "corrupt.jsonl"}

@@ -173,7 +173,8 @@ def test_plots_written_and_non_empty(runs, tmp_path):
     result = invoke_cli("report", str(runs), "--plots", str(out))
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted(f"m-{kind}.{ext}" for kind in ("macro-vs-k", "tasks-vs-k", "contribution-scores") for ext in ("png", "svg"))
+    assert names == sorted(f"m-{kind}.{ext}" for kind in ("macro-vs-k", "tasks-vs-k", "macro-vs-parameters", "contribution-scores")
+                           for ext in ("png", "svg"))
     for path in out.iterdir():
         assert path.stat().st_size > 5000
         if path.suffix == ".png":
