@@ -160,7 +160,11 @@ def _keep_mask(attention_mask, scores):
     return attention_mask > torch.finfo(scores.dtype).min / 2
 
 
-def _normalized_attention(normalize):
+def _normalized_attention(normalize_, masked_value: float):
+    """An attention function for transformers' AttentionInterface. `normalize_(scores, n)` turns
+    the scaled scores into weights in place; masked keys are set to `masked_value` first, which
+    `normalize_` maps to exactly 0 (in-place steps: no extra (batch, heads, q, k) tensors)."""
+
     def attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
         if scaling is None:
             scaling = query.size(-1) ** -0.5
@@ -170,9 +174,8 @@ def _normalized_attention(normalize):
             n_keys = torch.full_like(scores[..., :1], scores.shape[-1])
         else:
             n_keys = keep.sum(dim=-1, keepdim=True).clamp(min=1).to(scores.dtype)
-        weights = normalize(scores, n_keys)
-        if keep is not None:
-            weights = torch.where(keep, weights, torch.zeros((), dtype=weights.dtype, device=weights.device))
+            scores = scores.masked_fill_(~keep, masked_value)
+        weights = normalize_(scores, n_keys)
         weights = nn.functional.dropout(weights, p=dropout, training=module.training)
         output = torch.matmul(weights, value).transpose(1, 2).contiguous()
         return output, weights
@@ -180,8 +183,10 @@ def _normalized_attention(normalize):
     return attention
 
 
-relu_attention = _normalized_attention(lambda scores, n: torch.relu(scores) / n)
-sigmoid_attention = _normalized_attention(lambda scores, n: torch.sigmoid(scores - torch.log(n)))
+# relu(s) / n = relu(s / n) for n > 0; a masked score of 0 stays 0.
+relu_attention = _normalized_attention(lambda scores, n: scores.div_(n).relu_(), 0.0)
+# sigmoid(-inf) = 0 exactly.
+sigmoid_attention = _normalized_attention(lambda scores, n: scores.sub_(torch.log(n)).sigmoid_(), float("-inf"))
 IMPLEMENTATIONS = {"relu": ("layerdrop_relu", relu_attention), "sigmoid": ("layerdrop_sigmoid", sigmoid_attention)}
 
 

@@ -270,3 +270,20 @@ def test_minilm_ffn_drop_cli_round_trip(minilm_dir, tmp_path):
         for reloaded in (layerdrop.load_model(str(out)), AutoModel.from_pretrained(out, trust_remote_code=True)):
             assert count_parameters(reloaded) == report["parameters_after"]
             assert torch.equal(reloaded.eval()(**batch).last_hidden_state, expected)
+
+
+@pytest.mark.parametrize("normalizer", ["relu", "sigmoid"])
+def test_normalizer_gradients_match_the_formula(normalizer):
+    # The normalizers work in place; their gradients must still be the formula's.
+    from layerdrop.models.edits import IMPLEMENTATIONS
+
+    gen = torch.Generator().manual_seed(3)
+    leaves = [torch.randn(2, 3, 5, 4, generator=gen, dtype=torch.float64, requires_grad=True) for _ in range(3)]
+    keep = torch.ones(2, 1, 5, 5, dtype=torch.bool)
+    keep[0, ..., 4:] = False
+    out, _ = IMPLEMENTATIONS[normalizer][1](torch.nn.Identity().train(), *leaves, keep)
+    got = torch.autograd.grad(out.square().sum(), leaves)
+    expected_out, _ = _normalizer_reference(normalizer, *leaves, keep)
+    expected = torch.autograd.grad(expected_out.square().sum(), leaves)
+    for g, e in zip(got, expected):
+        torch.testing.assert_close(g, e)
