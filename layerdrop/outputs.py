@@ -47,3 +47,31 @@ def atomic_dir(path: Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
     else:
         tmp.rename(path)
+
+
+def check_output_file(path: str | Path, flag: str = "--output") -> Path:
+    """Refuse a folder or an unwritable location for an output file, before any work."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a folder", "pass a file path")
+    parent = path.resolve().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"cannot write to {parent}", f"choose a {flag} file you can write to")
+    return path
+
+
+def atomic_write(path: str | Path, text: str) -> None:
+    """Write `text` to a temporary sibling and rename it over `path`: never a half-written file."""
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,2 +1,8 @@
-"""Reading a model's representations: per-layer contribution scores today; CKA and probes next.
-May import layerdrop.models and layerdrop.data; never experiments or cli."""
+"""Analyses of models' insides: layer and sublayer scores, representations, CKA, probes.
+
+`from layerdrop.analysis import linear_cka` is the CKA of two (n, p) arrays (numpy or torch).
+"""
+
+from layerdrop.analysis.cka import linear_cka
+
+__all__ = ["linear_cka"]

@@ -118,11 +118,14 @@ def _reflow(doc: str) -> str:
 
 def _register() -> None:
     # Registration in one place; each command lives in its own module.
-    from layerdrop.cli import drop, models, plan, report, run, strategies, sweep
+    from layerdrop.cli import analyze, drop, models, plan, report, run, strategies, sweep
 
     for name, command in (("run", run.run), ("sweep", sweep.sweep), ("report", report.report), ("plan", plan.plan),
                           ("drop", drop.drop), ("strategies", strategies.strategies), ("models", models.models)):
         app.command(name, help=_reflow(command.__doc__))(command)
+    for command in analyze.analyze_app.registered_commands:
+        command.help = _reflow(command.callback.__doc__)
+    app.add_typer(analyze.analyze_app, name="analyze")
 
 
 _register()

@@ -92,8 +92,12 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def json_text(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str) + "\n"
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.write(json_text(data))
 
 
 def layers_text(layers) -> str:
@@ -112,15 +116,16 @@ def run_table(runs: list[dict[str, Any]]):
     """The small per-run summary table printed by `run` (and per cell by `sweep`)."""
     from rich.table import Table
 
+    from layerdrop.experiments.config import variant_words
+
     table = Table("task", "model", "strategy", "K", "removed", "params before", "params after", "metrics", "train s", box=None)
     for r in runs:
         metrics = ", ".join(f"{k}={v:.4f}" for k, v in (r.get("metrics") or {}).items())
         config = r.get("config") or {}
         component = config.get("component", "layer")
         removed = (r.get("removed_sublayers") or {}).get(component, []) if component != "layer" else r["dropped_layers"]
-        variant = " ".join([r["strategy"]] + [component] * (component != "layer")
-                           + [f"{config.get('attention')} attn"] * (config.get("attention", "softmax") != "softmax")
-                           + [f"no-LN({config.get('drop_layernorm')})"] * bool(config.get("drop_layernorm")))
+        variant = " ".join([r["strategy"], *variant_words(component, config.get("attention", "softmax"),
+                                                          config.get("drop_layernorm"), r["k"])])
         table.add_row(
             r["task"], r["model"]["name"], variant, str(r["k"]), layers_text(removed),
             f"{r.get('parameters_before', 0):,}", f"{r.get('parameters_after', 0):,}",

@@ -10,7 +10,7 @@ from layerdrop.cli import common
 def report(
     paths: Annotated[list[str], typer.Argument(help="Sweep folders (results/<name>) or runs files (.jsonl).")],
     metric: Annotated[Optional[str], typer.Option("--metric", help="A sub-metric (e.g. f1, accuracy) instead of each task's main metric.")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="md, csv, latex, html or json.")] = "md",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, csv, latex, html (one self-contained page: table, notes, figures inlined as SVG, analyses) or json.")] = "md",
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the table to this file instead of stdout.")] = None,
     against: Annotated[Optional[str], typer.Option("--against", help="Pair each row with this strategy at the same K, instead of the full model.")] = None,
     plots: Annotated[Optional[str], typer.Option("--plots", help="Write PNG and SVG figures into this folder.")] = None,
@@ -19,7 +19,7 @@ def report(
     strict: Annotated[bool, typer.Option("--strict", help="Refuse, instead of warning, to pool runs of one row made with different settings or code.")] = False,
     regime: Annotated[Optional[str], typer.Option("--regime", help="Only runs of this training regime, as the table's notes name it: stock, 'fast: compact_vocab', pre-0.2, ... One table per regime.")] = None,
 ) -> None:
-    """Turn run records into a paper-style table (and figures).
+    """Turn run records into a paper-style table (and figures), with any `layerdrop analyze` records found.
 
     Rows are model x training regime x strategy x K, with the dropped layers; columns are each
     task's main metric (%) as mean ± std (n seeds), the macro average with and without WNLI, the
@@ -37,6 +37,8 @@ def report(
 
         layerdrop report results/my-sweep --format latex --output table.tex --plots figures/
 
+        layerdrop report results/my-sweep --format html --output report.html
+
         layerdrop report results/my-sweep --against top --metric f1
 
         layerdrop report results/my-sweep --ci-level 0.99 --strict --regime stock
@@ -51,14 +53,37 @@ def report(
         raise UsageError(f"unknown --format '{fmt}'", f"choose one of {', '.join(FORMATS)}")
     if not 0 < ci_level < 1:
         raise UsageError(f"--ci-level {ci_level} is outside (0, 1)", "pass e.g. --ci-level 0.95")
-    frame = reports.load(paths, metric, strict=strict, regime=regime)
-    reports.check_against(frame, against)
-    rows, tasks = reports.build(frame, against, level=ci_level)
-    paper = published() if compare_paper else None
-    if paper is not None and not any(r.model in paper["top"] or r.model in paper["seven_task_mean"] for r in rows):
-        common.err.print("note: the paper has no numbers for these models (it used bert-base, xlnet-base, roberta-base, distilbert-base)",
-                         highlight=False, markup=False)
-    text = render(rows, tasks, fmt, paper, reports.notes(rows, frame, ci_level), level=ci_level)
+    from layerdrop.errors import DataError
+
+    analyses = reports.analysis_records(paths)
+    try:
+        frame = reports.load(paths, metric, strict=strict, regime=regime)
+    except DataError:
+        if not analyses or metric:
+            raise
+        frame = None  # analyses only: no run table
+    rows, tasks, notes, paper = [], [], [], None
+    if frame is not None:
+        reports.check_against(frame, against)
+        rows, tasks = reports.build(frame, against, level=ci_level)
+        paper = published() if compare_paper else None
+        if paper is not None and not any(r.model in paper["top"] or r.model in paper["seven_task_mean"] for r in rows):
+            common.err.print("note: the paper has no numbers for these models (it used bert-base, xlnet-base, roberta-base, distilbert-base)",
+                             highlight=False, markup=False)
+        notes = reports.notes(rows, frame, ci_level)
+    if fmt == "html":
+        text = _page(paths, rows, tasks, frame, paper, notes, analyses, ci_level, metric)
+    elif frame is None:
+        if fmt != "md":
+            raise UsageError(f"{', '.join(paths)} hold only analyses, which --format {fmt} does not show",
+                             "use --format md or html")
+        text = ""
+    else:
+        text = render(rows, tasks, fmt, paper, notes, level=ci_level)
+    if fmt == "md" and analyses:
+        from layerdrop.reporting.analyses import markdown
+
+        text += "\n## Analyses\n\n" + "\n".join(markdown(record) for record in analyses)
     if output:
         target = Path(output)
         if target.is_dir():
@@ -71,7 +96,29 @@ def report(
     else:
         print(text, end="")
     if plots:
+        from layerdrop.reporting.analyses import write_analysis_plots
         from layerdrop.reporting.plots import write_plots
 
-        written = write_plots(rows, tasks, frame, plots, metric or "main metric")
+        written = write_plots(rows, tasks, frame, plots, metric or "main metric") if frame is not None else []
+        for record in analyses:
+            written += write_analysis_plots(record, plots)
         common.err.print(f"wrote {len(written)} figures to {plots}", highlight=False, markup=False)
+
+
+def _page(paths, rows, tasks, frame, paper, notes, analyses, level, metric) -> str:
+    """The self-contained HTML page: table, notes, figures inlined as SVG, analyses."""
+    import matplotlib.pyplot as plt
+
+    from layerdrop import __version__
+    from layerdrop.reporting.formats import render
+    from layerdrop.reporting.page import page
+    from layerdrop.reporting.plots import figures, svg_text
+
+    table = render(rows, tasks, "html", paper, (), level=level) if frame is not None else None
+    inline = []
+    if frame is not None:
+        for stem, fig in figures(rows, tasks, frame, metric or "main metric"):
+            inline.append((stem, svg_text(fig)))
+            plt.close(fig)
+    return page(f"layerdrop report: {', '.join(paths)}", table, notes, inline, analyses,
+                f"Written by layerdrop {__version__} from {', '.join(paths)}.")

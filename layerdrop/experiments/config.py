@@ -20,6 +20,20 @@ def config_hash(config, exclude: tuple[str, ...] = ()) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def variant_words(component: str = "layer", attention: str = "softmax", drop_layernorm: str | None = None,
+                  k: int | None = None) -> list[str]:
+    """What a run changes besides its strategy, in the words every table uses: `ffn` or
+    `attn-sublayer` (K sublayers removed; nothing at K = 0), `relu attn`, `no LN after ffn`."""
+    words = []
+    if component != "layer" and k != 0:
+        words.append("attn-sublayer" if component == "attention" else component)
+    if attention != "softmax":
+        words.append(f"{attention} attn")
+    if drop_layernorm:
+        words.append(f"no LN after {drop_layernorm}")
+    return words
+
+
 OPTIMIZERS = ("adamw", "adam", "sgd")
 # RunConfig fields added after schema 1, each with the value every run had before the field
 # existed (see RunConfig.run_id). That is the field's default, except length_group_batches,

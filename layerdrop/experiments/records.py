@@ -91,8 +91,12 @@ def append(path: str | Path, record: dict[str, Any]) -> None:
                             "free space or choose another --results; the run's outcome is lost") from exc
 
 
-def read(path: str | Path, warn=None) -> Iterator[dict[str, Any]]:
-    """Yield the records of one runs file; a torn or corrupt line is reported (file:line) and skipped."""
+def read(path: str | Path, warn=None, kind: str = "run") -> Iterator[dict[str, Any]]:
+    """Yield the records of one runs file; a torn or corrupt line is reported (file:line) and skipped.
+
+    `kind`: "run" (run records, what every reader of runs wants), "analysis" (`layerdrop analyze`
+    records) or "any". A record of the other kind is skipped silently: both may share a folder.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"no runs file at {path}", "run `layerdrop run` or `layerdrop sweep` first, or check the path")
@@ -106,10 +110,12 @@ def read(path: str | Path, warn=None) -> Iterator[dict[str, Any]]:
             except json.JSONDecodeError:
                 warn(f"{path}:{number}: skipping a torn or corrupt line (a run killed while writing?)")
                 continue
-            if not isinstance(record, dict) or "run_id" not in record:
-                warn(f"{path}:{number}: skipping a line that is not a layerdrop run record")
+            if not isinstance(record, dict) or not ("run_id" in record or record.get("kind") == "analysis"):
+                warn(f"{path}:{number}: skipping a line that is not a layerdrop record")
                 continue
-            yield record
+            found = "analysis" if record.get("kind") == "analysis" else "run"
+            if kind in (found, "any"):
+                yield record
 
 
 def environment() -> dict[str, Any]:

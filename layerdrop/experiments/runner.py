@@ -224,9 +224,13 @@ def _train_and_evaluate(record: dict[str, Any], cfg: RunConfig, cache: Resources
 
     edit_model(model, cfg.component, selection.dropped_layers, cfg.attention, cfg.drop_layernorm,
                provenance(cfg.drop_config(), source, selection))
-    edits = (getattr(model.config, "layerdrop", None) or {}).get("edits") or {}
+    provenance_ = getattr(model.config, "layerdrop", None) or {}
+    edits = provenance_.get("edits") or {}
+    # Positions in the pretrained stack, like dropped_layers and removed_sublayers.
+    original = provenance_.get("kept_layers") or list(range(n_layers_of(model.config)))
+    norms = {which: [original[i] for i in layers] for which, layers in edits.get("removed_layernorms", {}).items()}
     record.update(parameters_after=_count(model), attention=edits.get("attention", "softmax"),
-                  removed_layernorms=edits.get("removed_layernorms", {"attention": [], "ffn": []}))
+                  removed_layernorms=norms or {"attention": [], "ffn": []})
     encoded = {name: cache.encoded(cfg, source, name) for name in splits}
     from layerdrop.training.loop import fine_tune, predict
 

@@ -187,15 +187,11 @@ def expand(sweep: SweepConfig) -> list[RunConfig]:
 
 
 def cell_variant(cell: RunConfig) -> str:
-    """`top`, `alternate['parity=even'] ffn`, `top relu attn no-LN(attention)`: what a cell removes and changes."""
-    parts = [f"{cell.strategy}{list(cell.params) or ''}"]
-    if cell.component != "layer":
-        parts.append(cell.component)
-    if cell.attention != "softmax":
-        parts.append(f"{cell.attention} attn")
-    if cell.drop_layernorm:
-        parts.append(f"no-LN({cell.drop_layernorm})")
-    return " ".join(parts)
+    """`top`, `alternate['parity=even'] ffn`, `top relu attn no LN after ffn`: what a cell removes and changes."""
+    from layerdrop.experiments.config import variant_words
+
+    words = variant_words(cell.component, cell.attention, cell.drop_layernorm, cell.k)
+    return " ".join([f"{cell.strategy}{list(cell.params) or ''}", *words])
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -291,7 +287,7 @@ def validate(sweep: SweepConfig) -> dict[str, int]:
         RunConfig(model="m", task="t", **sweep.train).validate()
     except LayerdropError as exc:
         problems.append(str(exc).rstrip("."))
-    from layerdrop.models.components import check_names, check_request
+    from layerdrop.models.components import check_layernorm, check_names, check_request
 
     for component in sweep.components:
         for attention in sweep.attention:
@@ -308,6 +304,8 @@ def validate(sweep: SweepConfig) -> dict[str, int]:
                 for k in () if spec.sets_k else sweep.ks:
                     try:
                         registry.plan(spec.name, spec.params).select(n, k, component=component)
+                        for layernorm in sweep.drop_layernorm:  # on a pretrained model only the count matters
+                            check_layernorm(configs[model], layernorm, component, range(k or 0))
                     except ScoresNeeded:
                         if k >= n + (component != "layer"):  # data-driven: chosen at run time, but K must fit
                             problems.append(f"{model}: --k {k} is more than a {n}-layer model has to drop ({component})")

@@ -82,11 +82,18 @@ def check_layernorm(config, drop_layernorm: str | None, component: str = "layer"
     edits = recorded_edits(config)
     gone = set(edits.get("removed_sublayers", {}).get(drop_layernorm, []))
     gone |= set(edits.get("removed_layernorms", {}).get(drop_layernorm, []))
+    left = set(range(n_layers_of(config)))
     if component == drop_layernorm:
         gone |= set(positions)
-    if len(gone) >= n_layers_of(config):
-        raise UsageError(f"--drop-layernorm {drop_layernorm}: no layer of this model has a LayerNorm after its "
-                         f"{SUBLAYER_NAMES[drop_layernorm]} sublayer any more", "leave out --drop-layernorm")
+    elif component == "layer":
+        left -= set(positions)
+    if not left - gone:
+        raise _no_layernorm_left(drop_layernorm)
+
+
+def _no_layernorm_left(which: str) -> UsageError:
+    return UsageError(f"--drop-layernorm {which}: no layer of this model has a LayerNorm after its "
+                      f"{SUBLAYER_NAMES[which]} sublayer any more", "leave out --drop-layernorm")
 
 
 def edit_model(model, component: str, positions: Sequence[int], attention: str = "softmax",
@@ -119,6 +126,8 @@ def edit_model(model, component: str, positions: Sequence[int], attention: str =
     norms = {which: list(edits.get("removed_layernorms", {}).get(which, [])) for which in LAYERNORMS}
     if drop_layernorm is not None:
         present = [i for i, layer in enumerate(stack) if sublayers.has_layernorm(layer, family.layout, drop_layernorm)]
+        if not present:  # a model whose config does not say what was removed (edited by hand)
+            raise _no_layernorm_left(drop_layernorm)
         for i in present:
             sublayers.remove_layernorm(stack[i], family.layout, drop_layernorm)
         norms[drop_layernorm] = sorted(set(norms[drop_layernorm]) | set(present))

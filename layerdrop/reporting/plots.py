@@ -11,7 +11,7 @@ from pathlib import Path
 from layerdrop.reporting.report import FULL_MODEL, Row
 
 
-def _save(fig, folder: Path, stem: str) -> list[Path]:
+def save_figure(fig, folder: Path, stem: str) -> list[Path]:
     import matplotlib
 
     written = []
@@ -69,17 +69,14 @@ def _against_parameters(ax, rows: list[Row], title: str, ylabel: str) -> None:
     ax.legend(fontsize=7)
 
 
-def write_plots(rows: list[Row], tasks: list[str], frame, folder: str | Path, metric_name: str) -> list[Path]:
-    """Write every figure for every model into `folder`; returns the paths written."""
+def figures(rows: list[Row], tasks: list[str], frame, metric_name: str):
+    """(file stem, matplotlib figure) for every figure of every model and regime."""
+    import re
+
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display needed, works on servers
     import matplotlib.pyplot as plt
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    import re
 
     from layerdrop.reporting.formats import model_label
 
@@ -91,32 +88,53 @@ def write_plots(rows: list[Row], tasks: list[str], frame, folder: str | Path, me
         fig, ax = plt.subplots(figsize=(6, 4))
         _lines(ax, mine, lambda r: r.macro, f"{title}: macro average over {', '.join(tasks)}", f"{metric_name} (%)")
         ax.legend(fontsize=8)
-        written += _save(fig, folder, f"{stem}-macro-vs-k")
-        plt.close(fig)
+        yield f"{stem}-macro-vs-k", fig
 
         fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
         for ax, task in zip(axes[0], tasks):
             _lines(ax, mine, lambda r, t=task: r.tasks[t][0] if t in r.tasks else None, task, f"{metric_name} (%)")
         axes[0][0].legend(fontsize=7)
         fig.tight_layout()
-        written += _save(fig, folder, f"{stem}-tasks-vs-k")
-        plt.close(fig)
+        yield f"{stem}-tasks-vs-k", fig
 
         if any(r.parameters for r in mine):
             fig, ax = plt.subplots(figsize=(6.4, 4.2))
             _against_parameters(ax, mine, f"{title}: macro average over {', '.join(tasks)}", f"{metric_name} (%)")
-            written += _save(fig, folder, f"{stem}-macro-vs-parameters")
-            plt.close(fig)
+            yield f"{stem}-macro-vs-parameters", fig
 
-        # Whole-layer scores only: a sublayer strategy's scores measure something else.
         scores = frame[(frame["model"] == model) & (frame["regime"] == regime) & frame["layer_scores"].notna()
-                       & (frame["component"] == "layer")]
+                       & (frame["component"] == "layer")]  # a sublayer strategy's scores measure something else
         if len(scores):
-            written += _heatmap(plt, scores, folder, stem, title)
+            yield f"{stem}-contribution-scores", _heatmap(plt, scores, title)
+
+
+def write_plots(rows: list[Row], tasks: list[str], frame, folder: str | Path, metric_name: str) -> list[Path]:
+    """Write every figure for every model into `folder`; returns the paths written."""
+    import matplotlib.pyplot as plt
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for stem, fig in figures(rows, tasks, frame, metric_name):
+        written += save_figure(fig, folder, stem)
+        plt.close(fig)
     return written
 
 
-def _heatmap(plt, scores, folder: Path, stem: str, title: str) -> list[Path]:
+def svg_text(fig) -> str:
+    """A figure as inline SVG markup (no XML prolog), the same bytes every time."""
+    import io
+
+    import matplotlib
+
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": "layerdrop"}):
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _heatmap(plt, scores, title: str):
     import numpy as np
 
     tasks = sorted(scores["task"].unique())
@@ -131,6 +149,4 @@ def _heatmap(plt, scores, folder: Path, stem: str, title: str) -> list[Path]:
     for (i, j), value in np.ndenumerate(matrix):
         ax.text(j, i, f"{value:.3f}", ha="center", va="center", fontsize=7, color="white" if value < matrix.mean() else "black")
     fig.colorbar(image, ax=ax)
-    written = _save(fig, folder, f"{stem}-contribution-scores")
-    plt.close(fig)
-    return written
+    return fig

@@ -44,14 +44,11 @@ def find_runs_files(paths: list[str]) -> list[Path]:
 def strategy_label(record: dict[str, Any]) -> str:
     """A short, stable name: `top`, `odd-alternate`, `contribution (threshold=0.95)`, and what else
     the run changed: `top ffn` (K feed-forward sublayers), `relu attn`, `no LN after attention`."""
+    from layerdrop.experiments.config import variant_words
+
     config = record.get("config") or {}
-    variant = []
-    if config.get("component", "layer") != "layer" and record["k"]:
-        variant.append("attn-sublayer" if config["component"] == "attention" else config["component"])
-    if config.get("attention", "softmax") != "softmax":
-        variant.append(f"{config['attention']} attn")
-    if config.get("drop_layernorm"):
-        variant.append(f"no LN after {config['drop_layernorm']}")
+    variant = variant_words(config.get("component", "layer"), config.get("attention", "softmax"),
+                            config.get("drop_layernorm"), record["k"])
     if record["k"] == 0:
         return " ".join(variant) or FULL_MODEL
     return " ".join([_removal_label(record), *variant])
@@ -71,8 +68,18 @@ def _removal_label(record: dict[str, Any]) -> str:
     defaults = {"contribution": {"n_examples": 512, "split": "train", "threshold": None}, "random": {"seed": None}}
     shown = {k: v for k, v in params.items() if defaults.get(name, {}).get(k, object()) != v}
     if name == "explicit":  # the layers are the strategy: different lists are different rows
-        return f"explicit ({','.join(map(str, record['dropped_layers']))})"
+        return f"explicit ({removed_text(record)})"
     return name + (f" ({', '.join(f'{k}={v}' for k, v in shown.items())})" if shown else "")
+
+
+def analysis_records(paths: list[str]) -> list[dict[str, Any]]:
+    """The `layerdrop analyze` records in these folders or files, the last of each analysis id."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in find_runs_files(paths):
+        for record in records.read(path, warn=progress.log, kind="analysis"):
+            if record.get("status") == "ok":
+                found[record["analysis_id"]] = record
+    return list(found.values())
 
 
 def load(paths: list[str], metric: str | None = None, strict: bool = False, regime: str | None = None):

@@ -53,7 +53,7 @@ def test_sweep_axes_share_the_baseline_and_give_each_variant_its_own(tmp_path):
         (comp, att, ln) for comp in ("layer", "ffn") for att in ("softmax", "relu") for ln in (None, "ffn")}
     assert len([c for c in cells if c.k == 2]) == 8
     assert sweeps.cell_variant(next(c for c in cells if c.k == 2 and c.component == "ffn" and c.attention == "relu"
-                                    and c.drop_layernorm == "ffn")) == "top ffn relu attn no-LN(ffn)"
+                                    and c.drop_layernorm == "ffn")) == "top ffn relu attn no LN after ffn"
 
 
 def test_flags_override_the_toml_axes(tmp_path):

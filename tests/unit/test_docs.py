@@ -13,7 +13,9 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def _commands():
-    return sorted(command.name for command in app.registered_commands)
+    groups = [f"{group.name} {command.name}" for group in app.registered_groups
+              for command in group.typer_instance.registered_commands]
+    return sorted([command.name for command in app.registered_commands] + groups)
 
 
 @pytest.mark.parametrize("command", _commands())
