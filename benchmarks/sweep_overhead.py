@@ -1,7 +1,7 @@
 """What does a sweep cell cost beyond its own training and evaluation?
 
 Runs a small sweep in this process, through the same calls as `layerdrop sweep`
-(`layerdrop.experiments.sweep.validate`, `expand`, `execute`), with results in a temporary folder: minilm-l6,
+(`layerdrop.experiments.sweep_checks.validate`, `sweep.expand`, `sweep.execute`), with results in a temporary folder: minilm-l6,
 an SST-2 subsample, 2 strategies x K = 1, 2, one seed. For each record,
 
     overhead = total_seconds - train_seconds - eval_seconds
@@ -51,7 +51,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = _common.setup(parse_args, argv)
     glue = _common.glue_dir(args.data_dir)
-    from layerdrop.experiments.sweep import StrategySpec, SweepConfig, execute, expand, validate
+    from layerdrop.experiments.sweep import StrategySpec, SweepConfig, execute, expand
+    from layerdrop.experiments.sweep_checks import validate
 
     train = {"data_dir": glue, "max_train_samples": args.train_samples, "epochs": args.epochs,
              "learning_rate": args.learning_rate, "device": args.device, "precision": args.precision, "fast": args.fast}

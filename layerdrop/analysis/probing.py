@@ -3,8 +3,9 @@
 A probe is scikit-learn's logistic regression on one layer's representation (standardized), trained
 on a seeded split and scored on the held-out rest. Beside its accuracy stand the majority baseline
 (always the most frequent training label) and a control: the same probe trained on shuffled
-labels, scored against the real ones. What the layer encodes is the accuracy above the control
-(selectivity, after Hewitt & Liang 2019, "Designing and Interpreting Probes with Control Tasks").
+labels, scored against the real ones, what a probe reaches when the labels carry no signal. The
+accuracy above it is what the layer makes linearly readable. (A shuffled-label baseline, not Hewitt
+& Liang's 2019 control tasks, which give each word type a random label a probe can memorize.)
 
 Probing tasks, by SentEval's recipes (Conneau, Kruszewski, Lample, Barrault & Baroni 2018, "What you
 can cram into a single vector", arXiv 1805.01070), built from the sentences given:

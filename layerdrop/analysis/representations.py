@@ -23,7 +23,7 @@ class Representations:
     Attributes:
         labels: what each hidden state is, in the *original* model's 0-based layer indices: "emb",
             then the index each kept layer had before any was dropped (so a top-2-dropped MiniLM is
-            emb, 0, 1, 2, 3 and an odd-alternate one emb, 0, 2, 4).
+            emb, 0, 1, 2, 3 and an odd-alternate K=2 one, which lost layers 2 and 4, emb, 0, 1, 3, 5).
         layers: the representations, aligned row by row across layers.
         kind: cls, mean or tokens.
     """

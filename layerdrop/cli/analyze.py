@@ -47,6 +47,10 @@ def _run(args: dict, json: bool, output: str | None, plots: str | None, results:
     cfg.validate()
     if output is not None:
         check_output_file(output)
+    if plots is not None:
+        from layerdrop.outputs import check_output_dir
+
+        check_output_dir(plots, overwrite=True, flag="--plots")  # a file there, or no write access: before any work
     record = run_analysis(cfg, results=results, force=force)
     text = common.json_text(record["result"]) if json else numbers_csv(record)
     if output is not None:

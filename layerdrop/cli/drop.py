@@ -52,11 +52,12 @@ def drop(
         return
     from rich.table import Table
 
-    table = Table("model", "strategy", "component", "K", "dropped", "kept", "parameters before", "parameters after",
-                  "saved to", box=None)
+    whole = component == "layer"
+    table = Table("model", "strategy", "component", "K", "dropped" if whole else f"lose their {component}", "kept",
+                  "parameters before", "parameters after", "saved to", box=None)
     table.add_row(
-        model, result.selection.strategy, component, str(result.selection.k),
-        common.layers_text(result.selection.dropped_layers), common.layers_text(result.selection.kept_layers),
+        model, result.selection.strategy, component, str(result.selection.k), common.layers_text(result.selection.dropped_layers),
+        common.layers_text(result.selection.kept_layers) if whole else "every layer",
         f"{result.parameters_before:,}", f"{result.parameters_after:,}", result.output,
     )
     common.out.print(table)

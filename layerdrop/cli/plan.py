@@ -82,10 +82,12 @@ def plan(
         for index, score in enumerate(selection.layer_scores):
             scores.add_row(str(index), f"{score:.4f}" + ("  dropped" if index in selection.dropped_layers else ""))
         common.out.print(scores)
-    table = Table("strategy", "params", "component", "L", "K", "dropped", "kept", box=None)
+    whole = component == "layer"
+    table = Table("strategy", "params", "component", "L", "K", "dropped" if whole else f"lose their {component}",
+                  "kept", box=None)
     table.add_row(
         selection.strategy, common.params_text(selection.params), component, str(selection.n_layers), str(selection.k),
-        common.layers_text(selection.dropped_layers), common.layers_text(selection.kept_layers),
+        common.layers_text(selection.dropped_layers), common.layers_text(selection.kept_layers) if whole else "every layer",
     )
     common.out.print(table)
 

@@ -55,11 +55,15 @@ def report(
         raise UsageError(f"--ci-level {ci_level} is outside (0, 1)", "pass e.g. --ci-level 0.95")
     from layerdrop.errors import DataError
 
+    if plots is not None:
+        from layerdrop.outputs import check_output_dir
+
+        check_output_dir(plots, overwrite=True, flag="--plots")
     analyses = reports.analysis_records(paths)
     try:
         frame = reports.load(paths, metric, strict=strict, regime=regime)
     except DataError:
-        if not analyses or metric:
+        if not analyses or metric or against or regime or compare_paper:  # flags about runs need runs
             raise
         frame = None  # analyses only: no run table
     rows, tasks, notes, paper = [], [], [], None
@@ -72,7 +76,9 @@ def report(
                              highlight=False, markup=False)
         notes = reports.notes(rows, frame, ci_level)
     if fmt == "html":
-        text = _page(paths, rows, tasks, frame, paper, notes, analyses, ci_level, metric)
+        from layerdrop.reporting.page import report_page
+
+        text = report_page(paths, rows, tasks, frame, paper, notes, analyses, ci_level, metric)
     elif frame is None:
         if fmt != "md":
             raise UsageError(f"{', '.join(paths)} hold only analyses, which --format {fmt} does not show",
@@ -103,22 +109,3 @@ def report(
         for record in analyses:
             written += write_analysis_plots(record, plots)
         common.err.print(f"wrote {len(written)} figures to {plots}", highlight=False, markup=False)
-
-
-def _page(paths, rows, tasks, frame, paper, notes, analyses, level, metric) -> str:
-    """The self-contained HTML page: table, notes, figures inlined as SVG, analyses."""
-    import matplotlib.pyplot as plt
-
-    from layerdrop import __version__
-    from layerdrop.reporting.formats import render
-    from layerdrop.reporting.page import page
-    from layerdrop.reporting.plots import figures, svg_text
-
-    table = render(rows, tasks, "html", paper, (), level=level) if frame is not None else None
-    inline = []
-    if frame is not None:
-        for stem, fig in figures(rows, tasks, frame, metric or "main metric"):
-            inline.append((stem, svg_text(fig)))
-            plt.close(fig)
-    return page(f"layerdrop report: {', '.join(paths)}", table, notes, inline, analyses,
-                f"Written by layerdrop {__version__} from {', '.join(paths)}.")

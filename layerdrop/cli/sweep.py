@@ -98,7 +98,9 @@ def sweep(
         )
     if no_baseline:
         spec = dataclasses.replace(spec, baseline=False)
-    layers = sweeps.validate(spec)
+    from layerdrop.experiments import sweep_checks
+
+    layers = sweep_checks.validate(spec)
     grid = sweeps.expand(spec)
     cells = sweeps.shard_cells(grid, shard_spec)
     results = spec.results_path(results_dir)
@@ -111,7 +113,7 @@ def sweep(
     from layerdrop.experiments.resources import Resources
 
     resources = Resources(shared=True)
-    sweeps.check_data(cells, resources)
+    sweep_checks.check_data(cells, resources)
     outcome = sweeps.execute(cells, results, force=force, fail_fast=fail_fast, reuse=not no_reuse, resources=resources)
     common.err.print(f"sweep {spec.name}: {outcome.ran} ran, {outcome.reused} reused a twin's result, {outcome.skipped} already done, "
                      f"{len(outcome.failed)} failed; results in {results}", highlight=False, markup=False)

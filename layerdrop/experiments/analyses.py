@@ -88,6 +88,14 @@ class AnalysisConfig:
                              "use --representation cls or mean")
         if self.analysis == "drift" and not self.against:
             raise UsageError("drift compares two models", "pass the fine-tuned model with --against")
+        if self.analysis == "drift" and self.representation == "tokens":
+            raise UsageError("drift compares one summary vector per example", "use --representation cls or mean")
+        for flag, value in {"--batch-size": self.batch_size, "--max-seq-length": self.max_seq_length,
+                            "--probe-words": self.probe_words}.items():
+            if value < 1:
+                raise UsageError(f"{flag} {value} must be at least 1", f"pass a positive {flag}")
+        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
+            raise UsageError(f"unknown --device '{self.device}'", "choose auto, cpu, cuda, cuda:N or mps")
         needed = {"cka": 4 if self.debiased else 2, "drift": 1, "probe": 10}[self.analysis]
         if self.n_examples < needed:
             what = "debiased CKA" if self.analysis == "cka" and self.debiased else self.analysis
@@ -128,11 +136,17 @@ class Loaded:
 
 
 def _device(requested: str) -> str:
+    """`--device`, checked: auto picks CUDA, then MPS, then the CPU, as `layerdrop run` does."""
     import torch
 
-    if requested != "auto":
-        return requested
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    mps = torch.backends.mps.is_available()
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "mps" if mps else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"--device {requested}: no CUDA device is visible", "use --device cpu (or auto)")
+    if requested == "mps" and not mps:
+        raise UsageError("--device mps: no MPS device is available", "use --device cpu (or auto)")
+    return requested
 
 
 def load(name: str, cfg: AnalysisConfig, cache: Resources, device: str) -> Loaded:
@@ -154,10 +168,15 @@ def load(name: str, cfg: AnalysisConfig, cache: Resources, device: str) -> Loade
     return cache.get(AnalysisModelKey(name), make)
 
 
+def split_name(task, split: str) -> str:
+    """The split actually read: "validation" is the task's dev set (MNLI: validation_matched)."""
+    return task.eval_splits[0] if split == "validation" else split
+
+
 def examples(cfg: AnalysisConfig, cache: Resources) -> tuple[Any, list[tuple[str, ...]], list, str]:
     """(task, texts, labels, where) of a seeded sample of `cfg.split`, ordered by length (less padding)."""
     task, raw = cache.raw(cfg.data_source())
-    split = task.eval_splits[0] if cfg.split == "validation" else cfg.split
+    split = split_name(task, cfg.split)
     if split not in raw:
         raise UsageError(f"--split {cfg.split} is not a split of task {task.name}", f"choose train or {task.eval_splits[0]}")
     data = raw[split]
@@ -205,7 +224,8 @@ def run_analysis(cfg: AnalysisConfig, results: str | Path | None = DEFAULT_RESUL
     device = _device(cfg.device)
     t0 = time.perf_counter()
     started = records.now()
-    # Every check that needs no weights first: the models' lineage, the data, the tokenizers.
+    # Every check that needs no weights first: the models and their lineage, the data, the tokenizers.
+    _check_models(cfg, cache)
     if cfg.analysis == "drift":
         analysis_kinds.check_derived(cfg, cache)
     task, texts, labels, where = examples(cfg, cache)
@@ -221,13 +241,22 @@ def run_analysis(cfg: AnalysisConfig, results: str | Path | None = DEFAULT_RESUL
         "schema_version": records.SCHEMA_VERSION, "kind": "analysis", "analysis": cfg.analysis,
         "analysis_id": cfg.analysis_id, "status": "ok", "config": config_dict(cfg), "task": task.name,
         "models": [reference.described, *(o.described for o in others)],
-        "data": {"source": where, "split": cfg.split, "examples": len(texts)},
+        "data": {"source": where, "split": split_name(task, cfg.split), "examples": len(texts)},
         "result": result, "started_at": started, "ended_at": records.now(),
         "total_seconds": round(time.perf_counter() - t0, 3), "versions": records.library_versions(),
     }
     if results is not None:
         records.append(results, record)
     return record
+
+
+def _check_models(cfg: AnalysisConfig, cache: Resources) -> None:
+    """Every model resolves and is of a supported family, from its config alone."""
+    from layerdrop.models import loading as models
+    from layerdrop.models.architectures import family_of
+
+    for name in (cfg.model, *cfg.against):
+        family_of(cache.model_config(models.resolve(name), cfg.trust_remote_code))
 
 
 def _analysis_records(path: str | Path) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from layerdrop.errors import UsageError
+from layerdrop.errors import LayerdropError, UsageError
 from layerdrop.experiments.analyses import AnalysisConfig, Loaded, representations
 
 
@@ -62,7 +62,7 @@ def derived_from(other_source, other_config, reference_source) -> bool:
         try:
             if resolve(name).location == reference_source.location:
                 return True
-        except Exception:  # a name that no longer resolves here cannot be the reference
+        except LayerdropError:  # a name that no longer resolves here cannot be the reference
             continue
     return False
 
@@ -86,8 +86,6 @@ def drift(cfg: AnalysisConfig, reference: Loaded, others: list[Loaded], texts, c
     each other model (Sajjad et al.'s Fig. 5), matching layers by their original index."""
     import torch
 
-    if cfg.representation == "tokens":
-        raise UsageError("drift compares one summary vector per example", "use --representation cls or mean")
     mine = representations(reference, texts, cfg, cache, device)
     out = []
     for other in others:
@@ -120,6 +118,10 @@ def probe_data(cfg: AnalysisConfig, texts, labels, task):
     if len(data.labels) < 10 or len(set(data.labels)) < 2:
         raise UsageError(f"probe task {cfg.probe_task} keeps {len(data.labels)} examples of {len(set(data.labels))} "
                          f"class(es) from {len(texts)} sentences: too few to probe", "pass a larger --n-examples")
+    train, test = probing.split_indices(len(data.labels), cfg.test_share, cfg.seed)
+    if len(test) < 1 or len(set(data.labels[i] for i in train)) < 2:
+        raise UsageError(f"--test-share {cfg.test_share} of {len(data.labels)} examples leaves {len(test)} held out and "
+                         f"{len(train)} to train on", "pass a --test-share between 0.1 and 0.5, or more examples")
     return data
 
 

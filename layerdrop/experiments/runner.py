@@ -224,10 +224,10 @@ def _train_and_evaluate(record: dict[str, Any], cfg: RunConfig, cache: Resources
 
     edit_model(model, cfg.component, selection.dropped_layers, cfg.attention, cfg.drop_layernorm,
                provenance(cfg.drop_config(), source, selection))
-    provenance_ = getattr(model.config, "layerdrop", None) or {}
-    edits = provenance_.get("edits") or {}
-    # Positions in the pretrained stack, like dropped_layers and removed_sublayers.
-    original = provenance_.get("kept_layers") or list(range(n_layers_of(model.config)))
+    recorded = getattr(model.config, "layerdrop", None) or {}
+    edits = recorded.get("edits") or {}
+    # Positions in the input model's stack, like dropped_layers and removed_sublayers.
+    original = list(selection.kept_layers) if selection.component == "layer" else list(range(n_layers_of(model.config)))
     norms = {which: [original[i] for i in layers] for which, layers in edits.get("removed_layernorms", {}).items()}
     record.update(parameters_after=_count(model), attention=edits.get("attention", "softmax"),
                   removed_layernorms=norms or {"attention": [], "ffn": []})

@@ -19,7 +19,6 @@ from layerdrop import progress
 from layerdrop.experiments import records
 from layerdrop.experiments.config import RunConfig
 from layerdrop.errors import LayerdropError, UsageError
-from layerdrop.selection.strategy import ScoresNeeded
 
 # Training settings a sweep passes to every cell: every RunConfig field but the grid axes.
 GRID_FIELDS = {"model", "task", "strategy", "k", "params", "seed", "component", "attention", "drop_layernorm"}
@@ -244,102 +243,6 @@ class DoneTracker:
         return run_id in self._ids
 
 
-def validate(sweep: SweepConfig) -> dict[str, int]:
-    """Check every model, task and strategy before anything runs; report all problems at once.
-
-    Returns:
-        model name -> number of layers (read from configs only).
-    """
-    from layerdrop.models import loading as models
-    from layerdrop.selection import registry
-    from layerdrop.models.architectures import n_layers_of
-    from layerdrop.data.tasks import get_task
-
-    problems: list[str] = []
-    if not sweep.models or not sweep.tasks or not (sweep.strategies or sweep.baseline):
-        problems.append("a sweep needs at least one model, one task and one strategy")
-    if sweep.strategies and not sweep.ks and not all(s.sets_k for s in sweep.strategies):
-        problems.append("no K values: pass --k (repeatable) or k = [...]")
-    if any(k < 0 for k in sweep.ks):
-        problems.append(f"negative K in {list(sweep.ks)}")
-    for task in sweep.tasks:
-        if sweep.train.get("train_file") is None:
-            try:
-                get_task(task)
-            except LayerdropError as exc:
-                problems.append(str(exc).rstrip("."))
-    valid_specs = []
-    for spec in sweep.strategies:
-        try:
-            registry.plan(spec.name, spec.params)
-            valid_specs.append(spec)
-        except LayerdropError as exc:
-            problems.append(str(exc).rstrip("."))
-    layers: dict[str, int] = {}
-    configs: dict[str, Any] = {}
-    for model in sweep.models:
-        try:
-            configs[model] = models.load_config(models.resolve(model), sweep.train.get("trust_remote_code", False))
-            layers[model] = n_layers_of(configs[model])
-        except LayerdropError as exc:
-            problems.append(str(exc).rstrip("."))
-    try:
-        RunConfig(model="m", task="t", **sweep.train).validate()
-    except LayerdropError as exc:
-        problems.append(str(exc).rstrip("."))
-    from layerdrop.models.components import check_layernorm, check_names, check_request
-
-    for component in sweep.components:
-        for attention in sweep.attention:
-            for layernorm in sweep.drop_layernorm:
-                try:
-                    check_names(component, attention, layernorm)
-                    for model in layers:
-                        check_request(configs[model], component, attention, layernorm)
-                except LayerdropError as exc:
-                    problems.append(str(exc).rstrip("."))
-    for model, n in layers.items():
-        for component in sweep.components:
-            for spec in valid_specs:
-                for k in () if spec.sets_k else sweep.ks:
-                    try:
-                        registry.plan(spec.name, spec.params).select(n, k, component=component)
-                        for layernorm in sweep.drop_layernorm:  # on a pretrained model only the count matters
-                            check_layernorm(configs[model], layernorm, component, range(k or 0))
-                    except ScoresNeeded:
-                        if k >= n + (component != "layer"):  # data-driven: chosen at run time, but K must fit
-                            problems.append(f"{model}: --k {k} is more than a {n}-layer model has to drop ({component})")
-                    except LayerdropError as exc:
-                        problems.append(f"{model}: {str(exc).rstrip('.')}")
-    if problems:
-        unique = list(dict.fromkeys(problems))
-        raise UsageError(f"the sweep has {len(unique)} problem(s): " + " | ".join(unique), "fix them; nothing has run")
-    return layers
-
-
-def check_data(cells: list[RunConfig], resources) -> None:
-    """Load every task's data the cells need, into the `Resources` the sweep then runs with.
-
-    A missing or malformed file then stops the sweep before any cell runs (exit 2, every problem
-    at once), instead of failing cell after cell; and the data is read once, not twice.
-    """
-    from layerdrop.experiments.resources import DataSource
-
-    problems, seen = [], set()
-    for cell in cells:
-        source = DataSource.of(cell)  # the key the cache loads the data under
-        if source in seen:
-            continue
-        seen.add(source)
-        try:
-            resources.task_data(cell)
-        except LayerdropError as exc:
-            problems.append(str(exc).rstrip("."))
-    problems = list(dict.fromkeys(problems))  # one missing folder is one problem, however many tasks
-    if problems:
-        raise UsageError(f"the sweep's data has {len(problems)} problem(s): " + " | ".join(problems), "fix them; nothing has run")
-
-
 @dataclass
 class SweepOutcome:
     ran: int = 0
@@ -362,7 +265,7 @@ def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fas
     with the same seed and settings (e.g. top and even-alternate at K=1), copies that cell's result
     instead of training the identical model again; its record says `reused_from`. Without it,
     cells that reused a result earlier count as not done, and train. `resources` (shared) may
-    come already holding data, from `check_data`.
+    come already holding data, from `sweep_checks.check_data`.
     """
     from layerdrop.experiments.resources import Resources
     from layerdrop.experiments.runner import run

@@ -131,6 +131,8 @@ def edit_model(model, component: str, positions: Sequence[int], attention: str =
         for i in present:
             sublayers.remove_layernorm(stack[i], family.layout, drop_layernorm)
         norms[drop_layernorm] = sorted(set(norms[drop_layernorm]) | set(present))
+    # A sublayer removed after its LayerNorm took the LayerNorm with it: only the sublayer is recorded.
+    norms = {which: sorted(set(layers) - set(removed[which])) for which, layers in norms.items()}
     normalizer = attention if attention != "softmax" else edits.get("attention", "softmax")
     sublayers.set_normalizer(model, normalizer)
     model.config.layerdrop = {
@@ -177,11 +179,27 @@ def save_pretrained(model, tokenizer, folder: str | Path) -> None:
     """Save model and tokenizer; an edited model also gets `modeling_layerdrop.py` and an
     `auto_map`, so `AutoModel*.from_pretrained(folder, trust_remote_code=True)` rebuilds its shape
     (as LLM-Drop does). `layerdrop.load_model(folder)` needs no remote code."""
+    import json
+
     folder = Path(folder)
+    classes = stock_class_names(model.config.model_type)
     if needs_remote_code(model.config):
-        classes = stock_class_names(model.config.model_type)
         model.config.auto_map = {auto: f"{MODELING_FILE[:-3]}.Layerdrop{name}" for auto, name in classes.items()}
+    elif getattr(model.config, "auto_map", None):  # edits undone since it was loaded: no modeling file to map to
+        kept = {k: v for k, v in model.config.auto_map.items() if not str(v).startswith(MODELING_FILE[:-3])}
+        if kept:
+            model.config.auto_map = kept
+        else:
+            del model.config.auto_map
     model.save_pretrained(folder)
+    # transformers names the saved class; a reloaded edited model is Layerdrop<Class>, which plain
+    # transformers does not know: record the stock class, which auto_map and load_model rebuild.
+    config_file = folder / "config.json"
+    saved = json.loads(config_file.read_text())
+    stock = [name.removeprefix("Layerdrop") for name in saved.get("architectures") or []]
+    if stock != saved.get("architectures"):
+        saved["architectures"] = stock
+        config_file.write_text(json.dumps(saved, indent=2, sort_keys=True) + "\n")
     if tokenizer is not None:
         tokenizer.save_pretrained(folder)
     if needs_remote_code(model.config):

@@ -78,8 +78,10 @@ class ZeroBranch(nn.Module):
         return torch.zeros_like(hidden_states)
 
 
-class SkippedAttention(nn.Module):
-    """Stands where a removed attention sublayer was.
+class SkippedAttn(nn.Module):
+    """Stands where a removed attention sublayer was. (Not named `*Attention`: transformers decides
+    whether a model's attention implementation may be set by searching its module's source for
+    such classes, and this module is the source of every edited model class.)
 
     bert: returns `(hidden_states, None)` (BertAttention's output, residual LayerNorm included);
     distilbert: `(0, None)`, added to the residual before an Identity LayerNorm;
@@ -117,7 +119,7 @@ def _set(module: nn.Module, path: str, value: nn.Module) -> None:
 def has_sublayer(layer: nn.Module, layout: str, component: str) -> bool:
     """Whether `layer` still computes its `component` ("attention" or "ffn") sublayer."""
     first = SUBLAYER_MODULES[layout][component][0]
-    return not isinstance(getattr(layer, first), (Passthrough, ZeroBranch, SkippedAttention))
+    return not isinstance(getattr(layer, first), (Passthrough, ZeroBranch, SkippedAttn))
 
 
 def has_layernorm(layer: nn.Module, layout: str, which: str) -> bool:
@@ -131,17 +133,17 @@ def remove_sublayer(layer: nn.Module, layout: str, component: str) -> None:
         if component == "ffn":
             layer.intermediate, layer.output = Passthrough(), ResidualOnly()
         else:
-            layer.attention = SkippedAttention(layout)
+            layer.attention = SkippedAttn(layout)
     elif layout == "distilbert":
         if component == "ffn":
             layer.ffn, layer.output_layer_norm = ZeroBranch(), nn.Identity()
         else:
-            layer.attention, layer.sa_layer_norm = SkippedAttention(layout), nn.Identity()
+            layer.attention, layer.sa_layer_norm = SkippedAttn(layout), nn.Identity()
     elif layout == "xlnet":
         if component == "ffn":
             layer.ff = Passthrough()
         else:
-            layer.rel_attn = SkippedAttention(layout)
+            layer.rel_attn = SkippedAttn(layout)
     else:
         raise ValueError(f"unknown layout {layout!r}")
 
@@ -157,7 +159,7 @@ def _keep_mask(attention_mask, scores):
         return None
     if attention_mask.dtype == torch.bool:
         return attention_mask
-    return attention_mask > torch.finfo(scores.dtype).min / 2
+    return attention_mask > torch.finfo(attention_mask.dtype).min / 2
 
 
 def _normalized_attention(normalize_, masked_value: float):
@@ -170,10 +172,11 @@ def _normalized_attention(normalize_, masked_value: float):
             scaling = query.size(-1) ** -0.5
         scores = torch.matmul(query, key.transpose(2, 3)) * scaling  # (batch, heads, q, k)
         keep = _keep_mask(attention_mask, scores)
+        # n_i in float32 whatever the scores' dtype: bf16 would round 301 keys to 300.
         if keep is None:
-            n_keys = torch.full_like(scores[..., :1], scores.shape[-1])
+            n_keys = torch.full_like(scores[..., :1], scores.shape[-1], dtype=torch.float32)
         else:
-            n_keys = keep.sum(dim=-1, keepdim=True).clamp(min=1).to(scores.dtype)
+            n_keys = keep.sum(dim=-1, keepdim=True).clamp(min=1).to(torch.float32)
             scores = scores.masked_fill_(~keep, masked_value)
         weights = normalize_(scores, n_keys)
         weights = nn.functional.dropout(weights, p=dropout, training=module.training)
@@ -224,7 +227,8 @@ def apply_edits(model, edits: dict) -> None:
             remove_sublayer(stack[i], layout, component)
     for which, positions in edits.get("removed_layernorms", {}).items():
         for i in positions:
-            remove_layernorm(stack[i], layout, which)
+            if has_sublayer(stack[i], layout, which):  # a removed sublayer took its LayerNorm with it
+                remove_layernorm(stack[i], layout, which)
     set_normalizer(model, edits.get("attention", "softmax"))
 
 

@@ -242,5 +242,7 @@ def load_original(source: ModelSource, config, trust_remote_code: bool = False, 
     """
     import transformers
 
-    saved_as = [arch for arch in getattr(config, "architectures", None) or [] if hasattr(transformers, arch)]
+    # "Layerdrop<Class>" is how transformers names a reloaded edited model that was saved again.
+    saved_as = [arch.removeprefix("Layerdrop") for arch in getattr(config, "architectures", None) or []]
+    saved_as = [arch for arch in saved_as if hasattr(transformers, arch)]
     return load_model(source, saved_as[0] if saved_as else "AutoModel", trust_remote_code, **extra)

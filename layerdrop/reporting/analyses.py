@@ -72,10 +72,10 @@ def _figures(record: dict[str, Any]):
             yield f"cka-{task}-{_slug(name)}-vs-{_slug(comparison['against'])}", fig
     elif record["analysis"] == "drift":
         fig, ax = plt.subplots(figsize=(6, 3.8))
-        for comparison in result["comparisons"]:
-            ax.plot(range(len(comparison["layers"])), comparison["cosine"], marker="o", label=comparison["against"])
-            ax.set_xticks(range(len(comparison["layers"])), comparison["layers"])
-        ax.set_xlabel("layer (0-based, original stack)")
+        for comparison in result["comparisons"]:  # x = the original layer index, so models line up
+            x = [-1 if layer == "emb" else int(layer) for layer in comparison["layers"]]
+            ax.plot(x, comparison["cosine"], marker="o", label=comparison["against"])
+        ax.set_xlabel("layer (−1 = embeddings; 0-based, original stack)")
         ax.set_ylabel(f"cosine, {result['representation']} vector")
         ax.set_title(f"drift from {name}, {task}", fontsize=9)
         ax.grid(alpha=0.3)

@@ -73,3 +73,22 @@ def page(title: str, table_html: str | None, notes: list[str], figures: list[tup
         parts += [_analysis_section(record) for record in analyses]
     parts.append(f"<footer>{html.escape(footer)}</footer>\n</body>\n</html>\n")
     return "".join(parts)
+
+
+def report_page(paths: list[str], rows, tasks: list[str], frame, paper, notes: list[str], analyses: list[dict[str, Any]],
+                level: float, metric: str | None) -> str:
+    """`layerdrop report --format html`: the table and notes, the run figures and the analyses."""
+    import matplotlib.pyplot as plt
+
+    from layerdrop import __version__
+    from layerdrop.reporting.formats import render
+    from layerdrop.reporting.plots import figures, svg_text
+
+    table = render(rows, tasks, "html", paper, (), level=level) if frame is not None else None
+    inline = []
+    if frame is not None:
+        for stem, fig in figures(rows, tasks, frame, metric or "main metric"):
+            inline.append((stem, svg_text(fig)))
+            plt.close(fig)
+    return page(f"layerdrop report: {', '.join(paths)}", table, notes, inline, analyses,
+                f"Written by layerdrop {__version__} from {', '.join(paths)}.")

@@ -25,13 +25,22 @@ def save_figure(fig, folder: Path, stem: str) -> list[Path]:
     return written
 
 
+def _start(rows: list[Row], strategy: str) -> Row | None:
+    """Where a strategy's line starts at K = 0: the K = 0 row of its own variant (`top relu attn`
+    starts at `relu attn`), else the full model."""
+    variant = next((r.variant for r in rows if r.strategy == strategy), "")
+    own = next((r for r in rows if r.k == 0 and r.variant == variant and r.strategy != FULL_MODEL), None) if variant else None
+    return own or next((r for r in rows if r.strategy == FULL_MODEL), None)
+
+
 def _lines(ax, rows: list[Row], value, title: str, ylabel: str) -> None:
     base = next((r for r in rows if r.strategy == FULL_MODEL), None)
     strategies = sorted({r.strategy for r in rows if r.k > 0})
     for strategy in strategies:
         points = sorted((r.k, value(r)) for r in rows if r.strategy == strategy and value(r) is not None)
-        if base is not None and value(base) is not None:
-            points = [(0, value(base)), *points]
+        start = _start(rows, strategy)
+        if start is not None and value(start) is not None:
+            points = [(0, value(start)), *points]
         if points:
             ax.plot([k for k, _ in points], [v for _, v in points], marker="o", label=strategy)
     if base is not None and value(base) is not None:
@@ -51,8 +60,9 @@ def _against_parameters(ax, rows: list[Row], title: str, ylabel: str) -> None:
     for strategy in sorted({r.strategy for r in rows if r.k > 0}):
         points = sorted((r.parameters / 1e6, r.macro) for r in rows
                         if r.strategy == strategy and r.parameters and r.macro is not None)
-        if base is not None and base.parameters and base.macro is not None:
-            points.append((base.parameters / 1e6, base.macro))
+        start = _start(rows, strategy)
+        if start is not None and start.parameters and start.macro is not None:
+            points.append((start.parameters / 1e6, start.macro))
         if points:
             points.sort()
             style = "--" if any(part in strategy for part in (" ffn", " attn-sublayer")) else "-"

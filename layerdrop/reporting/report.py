@@ -54,6 +54,14 @@ def strategy_label(record: dict[str, Any]) -> str:
     return " ".join([_removal_label(record), *variant])
 
 
+def _variant(record: dict[str, Any]) -> str:
+    """The words of the label that change the model besides removal: "relu attn", "no LN after ffn"."""
+    from layerdrop.experiments.config import variant_words
+
+    config = record.get("config") or {}
+    return " ".join(variant_words("layer", config.get("attention", "softmax"), config.get("drop_layernorm")))
+
+
 def removed_text(record: dict[str, Any]) -> str:
     """The layers a run removed: whole layers, or those that lost the run's sublayer."""
     component = (record.get("config") or {}).get("component", "layer")
@@ -110,6 +118,7 @@ def load(paths: list[str], metric: str | None = None, strict: bool = False, regi
                 "dropped": removed_text(record), "parameters": record.get("parameters_after"),
                 "layer_scores": record.get("layer_scores"), "run_id": record["run_id"],
                 "component": record.get("config", {}).get("component", "layer"),
+                "variant": _variant(record),
                 "setting": _setting(record.get("config", {})), "code": records.code_identity(record),
                 "unlearned": _unlearned(record),
             })
@@ -213,7 +222,7 @@ def _warn_unlearned(frame) -> None:
 # Config fields that make two runs different experiments beyond the table's own axes.
 # `fast` is one: the regime is part of every row's key.
 _AXES = {"model", "task", "strategy", "k", "params", "seed", "data_dir", "device", "trust_remote_code", "eval_batch_size",
-         "fast"}
+         "fast", "component"}
 
 
 def _setting(config: dict[str, Any]) -> str:
@@ -240,6 +249,7 @@ class Row:
     delta: float | None = None
     retained: float | None = None
     paired: dict[str, Any] = field(default_factory=dict)  # mean diff, ci, n seeds, against
+    variant: str = ""  # the normalizer and LayerNorm words of the label ("relu attn"), "" for stock ones
 
 
 def _per_seed_macro(group, tasks: list[str]) -> dict[int, float]:
@@ -275,6 +285,7 @@ def build(frame, against: str | None = None, level: float = 0.95) -> tuple[list[
             sum(stats[t][0] for t in tasks) / len(tasks) if complete else None,
             sum(stats[t][0] for t in no_wnli) / len(no_wnli) if all(t in stats for t in no_wnli) else None,
             round(group["parameters"].mean()) if group["parameters"].notna().any() else None,
+            variant=group["variant"].iloc[0],
         ))
         macros[(model, regime, strategy, int(k))] = _per_seed_macro(group, tasks)
     order = {FULL_MODEL: ""}

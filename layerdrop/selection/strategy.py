@@ -71,7 +71,8 @@ class Selection:
     """The checked outcome of a strategy: which layers go and which stay (0-based, sorted).
 
     With a sublayer `component` ("ffn", "attention"), `dropped_layers` are the layers that lose
-    that sublayer; `n_layers` counts the layers that had one.
+    that sublayer (no layer goes) and `n_layers` counts the model's layers. `as_dict` says it the
+    way run records do: `dropped_layers` empty, every layer kept, `removed_sublayers` the rest.
     """
 
     strategy: str
@@ -91,14 +92,17 @@ class Selection:
         return tuple(i for i in range(self.n_layers) if i not in dropped)
 
     def as_dict(self) -> dict[str, Any]:
+        whole = self.component == "layer"
         return {
             "strategy": self.strategy,
             "params": self.params,
             "component": self.component,
             "n_layers": self.n_layers,
             "k": self.k,
-            "dropped_layers": list(self.dropped_layers),
-            "kept_layers": list(self.kept_layers),
+            "dropped_layers": list(self.dropped_layers) if whole else [],
+            "kept_layers": list(self.kept_layers) if whole else list(range(self.n_layers)),
+            "removed_sublayers": {part: list(self.dropped_layers) if part == self.component else []
+                                  for part in ("attention", "ffn")},
             "layer_scores": self.layer_scores,
         }
 

@@ -256,7 +256,8 @@ def test_minilm_ffn_drop_cli_round_trip(minilm_dir, tmp_path):
                         "--output", str(out), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["component"] == "ffn" and report["dropped_layers"] == [0, 1, 2]
+    assert report["component"] == "ffn" and report["dropped_layers"] == [] and report["kept_layers"] == list(range(6))
+    assert report["removed_sublayers"] == {"attention": [], "ffn": [0, 1, 2]}
     assert report["parameters_before"] - report["parameters_after"] == 3 * MINILM_FFN == 3_547_008
     saved = json.loads((out / "config.json").read_text())
     assert saved["layerdrop"]["edits"]["removed_sublayers"] == {"attention": [], "ffn": [0, 1, 2]}
@@ -287,3 +288,55 @@ def test_normalizer_gradients_match_the_formula(normalizer):
     expected = torch.autograd.grad(expected_out.square().sum(), leaves)
     for g, e in zip(got, expected):
         torch.testing.assert_close(g, e)
+
+
+def test_a_saved_normalizer_survives_a_new_process(tmp_path):
+    # transformers decides per class, from its module's source, whether the attention implementation
+    # may be set; in one process a stock class's cached answer can hide a refusal. Load fresh.
+    import subprocess
+    import sys
+
+    model = _model("bert")
+    edit_model(model, "layer", [], "relu")
+    save_pretrained(model, None, tmp_path)
+    code = ("import layerdrop, sys; from transformers import AutoModelForSequenceClassification as A; "
+            f"a = layerdrop.load_model({str(tmp_path)!r}); b = A.from_pretrained({str(tmp_path)!r}, trust_remote_code=True); "
+            "print(a.config._attn_implementation, b.config._attn_implementation)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["layerdrop_relu", "layerdrop_relu"]
+
+
+def test_layernorms_then_sublayers_then_resave_loads_back(tmp_path):
+    import layerdrop
+
+    model = _model("bert")
+    edit_model(model, "layer", [], "softmax", "attention")
+    edit_model(model, "attention", [1])
+    assert model.config.layerdrop["edits"]["removed_layernorms"]["attention"] == [0, 2, 3]
+    save_pretrained(model, None, tmp_path / "a")
+    reloaded = layerdrop.load_model(str(tmp_path / "a")).eval()
+    assert type(reloaded).__name__ == "LayerdropBertForSequenceClassification"
+    # Saved again from the reloaded class: the folder names the stock class and keeps the head.
+    edit_model(reloaded, "layer", [3])
+    save_pretrained(reloaded, None, tmp_path / "b")
+    again = layerdrop.load_model(str(tmp_path / "b")).eval()
+    assert "classifier.weight" in dict(again.named_parameters())
+    with torch.no_grad():
+        torch.testing.assert_close(again(**_inputs()).logits, reloaded(**_inputs()).logits, rtol=0, atol=0)
+
+
+def test_undoing_every_sublayer_edit_drops_the_auto_map(tmp_path):
+    import json
+
+    import layerdrop
+
+    model = _model("bert")
+    edit_model(model, "ffn", [3])
+    save_pretrained(model, None, tmp_path / "a")
+    reloaded = layerdrop.load_model(str(tmp_path / "a"))
+    edit_model(reloaded, "layer", [3])  # the only edited layer goes: a stock model again
+    save_pretrained(reloaded, None, tmp_path / "b")
+    saved = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert "auto_map" not in saved and not (tmp_path / "b" / "modeling_layerdrop.py").exists()
