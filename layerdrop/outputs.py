@@ -19,12 +19,17 @@ def check_output_dir(path: str | Path, overwrite: bool, flag: str = "--output") 
         raise UsageError(f"{flag} {path} is a file, not a folder", "pass a folder path")
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise UsageError(f"{flag} {path} exists and is not empty", "choose a new folder, or pass --overwrite to replace it")
+    _check_writable_parent(path, flag, "folder")
+    return path
+
+
+def _check_writable_parent(path: Path, flag: str, what: str) -> None:
+    """The nearest existing folder above `path` must be writable (folders below it get created)."""
     parent = path.resolve().parent
     while not parent.exists():
         parent = parent.parent
     if not os.access(parent, os.W_OK):
-        raise UsageError(f"cannot write to {parent}", f"choose a {flag} folder you can write to")
-    return path
+        raise UsageError(f"cannot write to {parent}", f"choose a {flag} {what} you can write to")
 
 
 @contextlib.contextmanager
@@ -54,11 +59,7 @@ def check_output_file(path: str | Path, flag: str = "--output") -> Path:
     path = Path(path).expanduser()
     if path.is_dir():
         raise UsageError(f"{flag} {path} is a folder", "pass a file path")
-    parent = path.resolve().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"cannot write to {parent}", f"choose a {flag} file you can write to")
+    _check_writable_parent(path, flag, "file")
     return path
 
 

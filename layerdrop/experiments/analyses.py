@@ -67,11 +67,10 @@ class AnalysisConfig:
     def analysis_id(self) -> str:
         return config_hash(self)
 
+    regression: bool | None = None  # a custom task's label type, as `DataSource.of` reads it from a run
+
     def data_source(self) -> DataSource:
-        if self.train_file is None:
-            return DataSource(task=self.task, data_dir=self.data_dir)
-        return DataSource(task=self.task, train_file=self.train_file, validation_file=self.validation_file,
-                          text_columns=tuple(self.text_columns), label_column=self.label_column)
+        return DataSource.of(self)
 
     def validate(self) -> None:
         from layerdrop.analysis.probing import PROBE_TASKS

@@ -30,7 +30,8 @@ class DataSource:
     regression: bool | None = None
 
     @classmethod
-    def of(cls, cfg: RunConfig) -> DataSource:
+    def of(cls, cfg) -> DataSource:
+        """From a RunConfig, or any config with its data fields (an AnalysisConfig)."""
         if cfg.train_file is None:
             return cls(task=cfg.task, data_dir=cfg.data_dir)
         return cls(task=cfg.task, train_file=cfg.train_file, validation_file=cfg.validation_file,
