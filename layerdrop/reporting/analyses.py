@@ -21,6 +21,13 @@ def _name(record: dict[str, Any]) -> str:
     return record["models"][0]["name"]
 
 
+def short(name: str) -> str:
+    """A model as tables and figures name it: an alias or hub id as given, a folder by its last part."""
+    from pathlib import PurePath
+
+    return PurePath(name).name if name.startswith(("/", ".", "~")) or name.count("/") > 1 else name
+
+
 def numbers_csv(record: dict[str, Any]) -> str:
     """The record's numbers in long format, one row per number."""
     buffer = io.StringIO()
@@ -62,8 +69,8 @@ def _figures(record: dict[str, Any]):
             image = ax.imshow(matrix, cmap="magma", vmin=0, vmax=1, origin="lower", aspect="auto")
             ax.set_xticks(range(matrix.shape[1]), comparison["columns"])
             ax.set_yticks(range(matrix.shape[0]), comparison["rows"])
-            ax.set_xlabel(f"{comparison['against']}: layer")
-            ax.set_ylabel(f"{name}: layer")
+            ax.set_xlabel(f"{short(comparison['against'])}: layer")
+            ax.set_ylabel(f"{short(name)}: layer")
             kind = "debiased " if result.get("debiased") else ""
             ax.set_title(f"{kind}linear CKA, {result['representation']}, {task} ({comparison['n_rows']} rows)", fontsize=9)
             for (i, j), value in np.ndenumerate(matrix):
@@ -74,10 +81,10 @@ def _figures(record: dict[str, Any]):
         fig, ax = plt.subplots(figsize=(6, 3.8))
         for comparison in result["comparisons"]:  # x = the original layer index, so models line up
             x = [-1 if layer == "emb" else int(layer) for layer in comparison["layers"]]
-            ax.plot(x, comparison["cosine"], marker="o", label=comparison["against"])
+            ax.plot(x, comparison["cosine"], marker="o", label=short(comparison["against"]))
         ax.set_xlabel("layer (−1 = embeddings; 0-based, original stack)")
         ax.set_ylabel(f"cosine, {result['representation']} vector")
-        ax.set_title(f"drift from {name}, {task}", fontsize=9)
+        ax.set_title(f"drift from {short(name)}, {task}", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
         yield f"drift-{task}-{_slug(name)}", fig
@@ -85,7 +92,7 @@ def _figures(record: dict[str, Any]):
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
         for model in result["models"]:
             x = [-1 if layer == "emb" else int(layer) for layer in model["layers"]]
-            line = ax.plot(x, model["accuracy"], marker="o", label=model["model"])[0]
+            line = ax.plot(x, model["accuracy"], marker="o", label=short(model["model"]))[0]
             ax.plot(x, model["control"], linestyle="--", color=line.get_color(), linewidth=0.8)
         first = result["models"][0]
         ax.axhline(first["majority"][0], color="black", linestyle=":", linewidth=1, label="majority")
@@ -132,11 +139,12 @@ def markdown(record: dict[str, Any]) -> str:
     """A short section for a markdown report: what was compared, and the numbers."""
     config, result = record["config"], record["result"]
     title = {"cka": "CKA", "probe": f"Probe: {result.get('probe_task')}", "drift": "Drift"}[record["analysis"]]
-    lines = [f"### {title}: {_name(record)} on {record['task']} ({record['data']['examples']} examples, "
+    lines = [f"### {title}: {short(_name(record))} on {record['task']} ({record['data']['examples']} examples, "
              f"{config['split']}, {result.get('representation')})", ""]
     if record["analysis"] == "cka":
         for comparison in result["comparisons"]:
-            lines += [f"against {comparison['against']} (rows: {_name(record)}, columns: {comparison['against']})", "",
+            lines += [f"against {short(comparison['against'])} (rows: {short(_name(record))}, columns: "
+                      f"{short(comparison['against'])})", "",
                       "| layer | " + " | ".join(comparison["columns"]) + " |",
                       "|---" * (len(comparison["columns"]) + 1) + "|"]
             lines += [f"| {row} | " + " | ".join(f"{v:.3f}" for v in values) + " |"
@@ -144,12 +152,12 @@ def markdown(record: dict[str, Any]) -> str:
             lines.append("")
     elif record["analysis"] == "drift":
         for comparison in result["comparisons"]:
-            lines += [f"against {comparison['against']}", "", "| layer | " + " | ".join(comparison["layers"]) + " |",
+            lines += [f"against {short(comparison['against'])}", "", "| layer | " + " | ".join(comparison["layers"]) + " |",
                       "|---" * (len(comparison["layers"]) + 1) + "|",
                       "| cosine | " + " | ".join(f"{v:.3f}" for v in comparison["cosine"]) + " |", ""]
     else:
         for model in result["models"]:
-            lines += [f"{model['model']} (majority {model['majority'][0]:.3f}; {result['train']} train / {result['test']} "
+            lines += [f"{short(model['model'])} (majority {model['majority'][0]:.3f}; {result['train']} train / {result['test']} "
                       f"held-out, {result['classes']} classes)", "",
                       "| layer | " + " | ".join(model["layers"]) + " |", "|---" * (len(model["layers"]) + 1) + "|",
                       "| accuracy | " + " | ".join(f"{v:.3f}" for v in model["accuracy"]) + " |",

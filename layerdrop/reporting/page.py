@@ -34,10 +34,10 @@ def _analysis_table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def _analysis_section(record: dict[str, Any]) -> str:
-    from layerdrop.reporting.analyses import svg_figures
+    from layerdrop.reporting.analyses import short, svg_figures
 
     result, config = record["result"], record["config"]
-    name = record["models"][0]["name"]
+    name = short(record["models"][0]["name"])
     title = {"cka": "CKA", "probe": f"Probe ({result.get('probe_task')})", "drift": "Drift"}[record["analysis"]]
     parts = [f"<h3>{html.escape(title)}: {html.escape(name)} on {html.escape(record['task'])}</h3>\n",
              f"<p class='note'>{record['data']['examples']} examples of the {html.escape(config['split'])} split, "
@@ -45,10 +45,10 @@ def _analysis_section(record: dict[str, Any]) -> str:
     if record["analysis"] == "drift":
         for comparison in result["comparisons"]:
             parts.append(_analysis_table(["against", *comparison["layers"]],
-                                         [[comparison["against"], *(f"{v:.3f}" for v in comparison["cosine"])]]))
+                                         [[short(comparison["against"]), *(f"{v:.3f}" for v in comparison["cosine"])]]))
     elif record["analysis"] == "probe":
         for model in result["models"]:
-            parts.append(_analysis_table([f"{model['model']}", *model["layers"]],
+            parts.append(_analysis_table([short(model["model"]), *model["layers"]],
                                          [["accuracy", *(f"{v:.3f}" for v in model["accuracy"])],
                                           ["control", *(f"{v:.3f}" for v in model["control"])],
                                           ["majority", *(f"{v:.3f}" for v in model["majority"])]]))

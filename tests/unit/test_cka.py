@@ -113,3 +113,19 @@ def test_minibatch_matrix_is_the_ratio_of_mean_hsics():
     whole = CKAMatrix(1, 1)
     whole.update([torch.from_numpy(x)], [torch.from_numpy(y)])
     assert whole.matrix()[0][0] == pytest.approx(linear_cka(x, y), abs=1e-12)
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+def test_a_constant_representation_has_cka_zero_not_a_ratio_of_rounding_errors(debiased):
+    # The [CLS] embedding is the same vector for every example: float rounding leaves its centered
+    # values at 1e-16 of its size, and their ratio would be any number in [-1, 1].
+    rng = np.random.default_rng(5)
+    row = rng.normal(size=(1, 16)).astype(np.float32)
+    constant = np.repeat(row, 64, axis=0)
+    other = np.repeat(rng.normal(size=(1, 16)).astype(np.float32), 64, axis=0)
+    assert linear_cka(constant, other, debiased) == 0.0
+    matrix = CKAMatrix(1, 1, debiased)
+    for start in (0, 32):
+        matrix.update([torch.from_numpy(constant[start:start + 32])], [torch.from_numpy(other[start:start + 32])])
+    assert matrix.matrix()[0][0] == 0.0
+    assert linear_cka(constant, rng.normal(size=(64, 3)), debiased) == 0.0
