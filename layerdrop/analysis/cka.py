@@ -60,23 +60,26 @@ def hsic(k, l, debiased: bool = False) -> float:
     return _paired(_prepared(k, debiased), _prepared(l, debiased), debiased)
 
 
-# A representation whose centered self-HSIC is below this share of its uncentered one varies by less
-# than 1e-6 of its size (HSIC grows with the square of the variation), the level of float32 rounding:
-# it is constant, as the [CLS] embedding is for every example, and its CKA would be the ratio of two
-# rounding errors (the unbiased estimator's own rounding is about 1e-16 of the uncentered scale).
-CONSTANT_SHARE = 1e-12
+# A representation whose centered rows are under this share of its rows' size (Frobenius norms)
+# does not vary beyond float64 rounding: it is constant, as the [CLS] embedding is for every
+# example, and its CKA would be a ratio of rounding errors. Real ones vary far more: MiniLM's
+# [CLS] below its last layer, the least varied seen, by about 1e-3.
+CONSTANT_SHARE = 1e-10
 
 
-def _ratio(cross: float, self_x: float, self_y: float, raw_x: float = math.inf, raw_y: float = math.inf) -> float:
+def _ratio(cross: float, self_x: float, self_y: float, constant: bool = False) -> float:
     """CKA from HSICs; 0 where either representation is constant (it carries no similarity structure)."""
-    if self_x <= CONSTANT_SHARE * raw_x or self_y <= CONSTANT_SHARE * raw_y or self_x <= 0 or self_y <= 0:
+    if constant or self_x <= 0 or self_y <= 0:
         return 0.0
     return cross / math.sqrt(self_x * self_y)
 
 
-def _raw(k) -> float:
-    """The uncentered counterpart of a self-HSIC: sum(K ∘ K) / (n - 1)², the scale rounding errors are relative to."""
-    return float(k.pow(2).sum()) / (k.shape[0] - 1) ** 2
+def _centered(x):
+    """(rows minus their mean, whether the representation is constant). Both HSIC estimators are
+    invariant to centering the features, and centering first keeps a large common component (a
+    summary token's) from burying the variation in rounding."""
+    centered = x - x.mean(dim=0, keepdim=True)
+    return centered, float(centered.norm()) <= CONSTANT_SHARE * float(x.norm())
 
 
 def linear_cka(x, y, debiased: bool = False) -> float:
@@ -86,15 +89,12 @@ def linear_cka(x, y, debiased: bool = False) -> float:
         raise ValueError(f"linear_cka needs two (n, p) arrays with the same n, not {tuple(x.shape)} and {tuple(y.shape)}")
     if debiased and x.shape[0] < 4:
         raise ValueError(f"debiased CKA needs at least 4 examples, not {x.shape[0]}")
-    raw_x, raw_y = float((x.T @ x).pow(2).sum()), float((y.T @ y).pow(2).sum())  # uncentered, same scale
+    (x, flat_x), (y, flat_y) = _centered(x), _centered(y)
     if not debiased:  # feature space: O(n p q), no n x n matrix
-        x = x - x.mean(dim=0, keepdim=True)
-        y = y - y.mean(dim=0, keepdim=True)
         return _ratio(float((y.T @ x).pow(2).sum()), float((x.T @ x).pow(2).sum()), float((y.T @ y).pow(2).sum()),
-                      raw_x, raw_y)
-    n = x.shape[0]
+                      flat_x or flat_y)
     k, l = _gram(x), _gram(y)
-    return _ratio(hsic(k, l, True), hsic(k, k, True), hsic(l, l, True), raw_x / (n - 1) ** 2, raw_y / (n - 1) ** 2)
+    return _ratio(hsic(k, l, True), hsic(k, k, True), hsic(l, l, True), flat_x or flat_y)
 
 
 class CKAMatrix:
@@ -111,22 +111,26 @@ class CKAMatrix:
         self.cross = torch.zeros(n_a, n_b, dtype=torch.float64)
         self.self_a = torch.zeros(n_a, dtype=torch.float64)
         self.self_b = torch.zeros(n_b, dtype=torch.float64)
-        self.raw_a = torch.zeros(n_a, dtype=torch.float64)
-        self.raw_b = torch.zeros(n_b, dtype=torch.float64)
+        self.norm_a = torch.zeros(n_a, dtype=torch.float64)  # squared norms of the rows, and of the centered rows
+        self.norm_b = torch.zeros(n_b, dtype=torch.float64)
+        self.spread_a = torch.zeros(n_a, dtype=torch.float64)
+        self.spread_b = torch.zeros(n_b, dtype=torch.float64)
         self.batches = 0
 
     def update(self, xs, ys) -> None:
         n = xs[0].shape[0]
         if n < (4 if self.debiased else 2):
             return  # too few rows for the estimator: skip a tiny last batch
-        raw_a = [_gram(_as_float64(x)) for x in xs]
-        raw_b = [_gram(_as_float64(y)) for y in ys]
-        for i, k in enumerate(raw_a):
-            self.raw_a[i] += _raw(k)
-        for j, l in enumerate(raw_b):
-            self.raw_b[j] += _raw(l)
-        grams_a = [_prepared(k, self.debiased) for k in raw_a]
-        grams_b = [_prepared(l, self.debiased) for l in raw_b]
+        centered_a, centered_b = [], []
+        for rows, centered, norms, spreads in ((xs, centered_a, self.norm_a, self.spread_a),
+                                               (ys, centered_b, self.norm_b, self.spread_b)):
+            for i, x in enumerate(rows):
+                x = _as_float64(x)
+                centered.append(x - x.mean(dim=0, keepdim=True))
+                norms[i] += x.pow(2).sum()
+                spreads[i] += centered[-1].pow(2).sum()
+        grams_a = [_prepared(_gram(x), self.debiased) for x in centered_a]
+        grams_b = [_prepared(_gram(y), self.debiased) for y in centered_b]
         for i, k in enumerate(grams_a):
             self.self_a[i] += _paired(k, k, self.debiased)
             for j, l in enumerate(grams_b):
@@ -138,5 +142,7 @@ class CKAMatrix:
     def matrix(self) -> list[list[float]]:
         if not self.batches:
             raise ValueError("no minibatch had enough examples for CKA")
-        return [[_ratio(float(self.cross[i, j]), float(self.self_a[i]), float(self.self_b[j]), float(self.raw_a[i]),
-                        float(self.raw_b[j])) for j in range(self.cross.shape[1])] for i in range(self.cross.shape[0])]
+        flat_a = (self.spread_a <= CONSTANT_SHARE ** 2 * self.norm_a).tolist()
+        flat_b = (self.spread_b <= CONSTANT_SHARE ** 2 * self.norm_b).tolist()
+        return [[_ratio(float(self.cross[i, j]), float(self.self_a[i]), float(self.self_b[j]), flat_a[i] or flat_b[j])
+                 for j in range(self.cross.shape[1])] for i in range(self.cross.shape[0])]

@@ -129,3 +129,16 @@ def test_a_constant_representation_has_cka_zero_not_a_ratio_of_rounding_errors(d
         matrix.update([torch.from_numpy(constant[start:start + 32])], [torch.from_numpy(other[start:start + 32])])
     assert matrix.matrix()[0][0] == 0.0
     assert linear_cka(constant, rng.normal(size=(64, 3)), debiased) == 0.0
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+def test_a_large_common_component_changes_nothing(debiased):
+    # MiniLM's [CLS] below its last layer is one large vector plus variation of about 1e-3 of it:
+    # CKA is invariant to adding a constant vector, and must not lose that variation to rounding.
+    x, y = _data(n=64)
+    common = 1e3 * np.random.default_rng(6).normal(size=(1, 12))
+    base = linear_cka(x, y, debiased)
+    assert linear_cka(x + common, y, debiased) == pytest.approx(base, abs=1e-9)
+    matrix = CKAMatrix(1, 1, debiased)
+    matrix.update([torch.from_numpy(x + common)], [torch.from_numpy(y)])
+    assert matrix.matrix()[0][0] == pytest.approx(base, abs=1e-9)
