@@ -17,6 +17,7 @@ def report(
     compare_paper: Annotated[bool, typer.Option("--compare-paper", help="Add Sajjad et al.'s published numbers where model (alias such as bert-base, its hub id, or a folder named like it), strategy and K match.")] = False,
     ci_level: Annotated[float, typer.Option("--ci-level", help="Confidence level of the paired intervals (0 < level < 1).")] = 0.95,
     strict: Annotated[bool, typer.Option("--strict", help="Refuse, instead of warning, to pool runs of one row made with different settings or code.")] = False,
+    task: Annotated[Optional[list[str]], typer.Option("--task", "-t", help="Only runs of this task, repeatable (the macro average is then over these).")] = None,
     regime: Annotated[Optional[str], typer.Option("--regime", help="Only runs of this training regime, as the table's notes name it: stock, 'fast: compact_vocab', pre-0.2, ... One table per regime.")] = None,
 ) -> None:
     """Turn run records into a paper-style table (and figures), with any `layerdrop analyze` records found.
@@ -61,9 +62,9 @@ def report(
         check_output_dir(plots, overwrite=True, flag="--plots")
     analyses = reports.analysis_records(paths)
     try:
-        frame = reports.load(paths, metric, strict=strict, regime=regime)
+        frame = reports.load(paths, metric, strict=strict, regime=regime, tasks=tuple(task or ()))
     except DataError:
-        if not analyses or metric or against or regime or compare_paper:  # flags about runs need runs
+        if not analyses or metric or against or regime or compare_paper or task:  # flags about runs need runs
             raise
         frame = None  # analyses only: no run table
     rows, tasks, notes, paper = [], [], [], None

@@ -90,7 +90,8 @@ def analysis_records(paths: list[str]) -> list[dict[str, Any]]:
     return list(found.values())
 
 
-def load(paths: list[str], metric: str | None = None, strict: bool = False, regime: str | None = None):
+def load(paths: list[str], metric: str | None = None, strict: bool = False, regime: str | None = None,
+         tasks: tuple[str, ...] = ()):
     """A DataFrame with one row per successful run: model, regime, strategy, k, task, seed, value, ...
 
     Rows group by model, training regime, strategy and K. Runs of one row that differ in another
@@ -100,10 +101,14 @@ def load(paths: list[str], metric: str | None = None, strict: bool = False, regi
 
     rows = []
     tasks_seen: set[str] = set()  # tasks with successful runs, with or without `metric`
+    all_tasks: set[str] = set()  # every task with a successful run, before --task
     metrics_seen: set[str] = set()
     for path in find_runs_files(paths):
         for record in records.read(path, warn=progress.log):
             if record.get("status") != "ok":
+                continue
+            all_tasks.add(record["task"])
+            if tasks and record["task"] not in tasks:
                 continue
             metrics = record.get("metrics") or {}
             tasks_seen.add(record["task"])
@@ -127,6 +132,10 @@ def load(paths: list[str], metric: str | None = None, strict: bool = False, regi
 
         raise UsageError(f"no run in {', '.join(paths)} has the metric '{metric}'{did_you_mean(metric, metrics_seen)}",
                          f"choose one of {', '.join(sorted(metrics_seen))}")
+    if not rows and tasks and all_tasks:
+        missing = sorted(set(tasks) - all_tasks)
+        raise UsageError(f"no runs of task {missing[0] if missing else ', '.join(tasks)} in {', '.join(paths)}",
+                         f"choose from {', '.join(sorted(all_tasks))}")
     if not rows:
         raise DataError(f"no successful runs in {', '.join(paths)}", "check the path, or run layerdrop run/sweep first")
     missing = sorted(tasks_seen - {row["task"] for row in rows})

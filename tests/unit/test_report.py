@@ -441,3 +441,12 @@ def test_different_settings_in_one_row_name_the_setting(tmp_path):
         r["config"]["epochs"] = epochs
         records.append(path, r)
     assert "differing in epochs" in invoke_cli("report", str(path)).stderr
+
+
+def test_task_option_reports_one_task_and_names_the_others(runs):
+    records.append(runs, rec("mrpc", 1, 0, 0.80))
+    only = invoke_cli("report", str(runs), "--task", "rte")
+    assert only.returncode == 0, only.stderr
+    assert "mrpc" not in only.stdout.splitlines()[0] and "rte" in only.stdout.splitlines()[0]
+    missing = invoke_cli("report", str(runs), "--task", "cola")
+    assert missing.returncode == 2 and "no runs of task cola" in missing.stderr and "mrpc" in missing.stderr
