@@ -47,6 +47,10 @@ def sweep(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and the layers each drops; run nothing.", rich_help_panel=RUNNING)] = False,
     force: Annotated[bool, typer.Option("--force", help="Rerun cells already recorded as ok.", rich_help_panel=RUNNING)] = False,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed cell.", rich_help_panel=RUNNING)] = False,
+    executor: Annotated[Optional[str], typer.Option("--executor", help="How workers run: local (N processes on this machine). Without it, or --workers, the sweep runs in this process.", rich_help_panel=RUNNING)] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Workers that share the sweep, each claiming the next free cell (local default: one per GPU, else one per CPU core, single-threaded).", rich_help_panel=RUNNING)] = None,
+    status: Annotated[bool, typer.Option("--status", help="Print where the sweep stands (done / running / failed / pending cells, time left) from the results folder; run nothing.", rich_help_panel=RUNNING)] = False,
+    wait_for_claimed: Annotated[bool, typer.Option("--wait-for-claimed", hidden=True, help="Revisit cells other workers hold until each is done or failed (set for executor workers).")] = False,
     no_reuse: Annotated[bool, typer.Option("--no-reuse", help="Train every cell, even one that drops the same layers as a finished cell with the same seed and settings (by default it copies that result, marked reused_from).", rich_help_panel=RUNNING)] = False,
     json: common.Json = False,
 ) -> None:
@@ -98,6 +102,8 @@ def sweep(
         )
     if no_baseline:
         spec = dataclasses.replace(spec, baseline=False)
+    if status:
+        return _print_status(spec, results_dir, json)
     from layerdrop.experiments import sweep_checks
 
     layers = sweep_checks.validate(spec)
@@ -110,11 +116,27 @@ def sweep(
     from layerdrop import interrupts
 
     interrupts.install()  # SIGTERM like Ctrl-C: the running record is written as interrupted, exit 130
+    if executor is not None or workers is not None:
+        import sys
+
+        from layerdrop.experiments import executors
+
+        if (executor or "local") not in executors.EXECUTORS:
+            from layerdrop.errors import unknown_name
+
+            raise unknown_name("executor", executor, executors.EXECUTORS, "")
+        from layerdrop.experiments.resources import Resources
+
+        planned = executors.plan_workers(workers, results.parent)
+        sweep_checks.check_data(cells, Resources(shared=True))  # bad data: exit 2 here, not once per worker
+        argv = sys.argv[sys.argv.index("sweep") + 1:]  # this command's own arguments, for its workers
+        raise typer.Exit(executors.run_local(argv, planned))
     from layerdrop.experiments.resources import Resources
 
     resources = Resources(shared=True)
     sweep_checks.check_data(cells, resources)
-    outcome = sweeps.execute(cells, results, force=force, fail_fast=fail_fast, reuse=not no_reuse, resources=resources)
+    outcome = sweeps.execute(cells, results, force=force, fail_fast=fail_fast, reuse=not no_reuse, resources=resources,
+                             wait_for_claimed=wait_for_claimed)
     common.err.print(f"sweep {spec.name}: {outcome.ran} ran, {outcome.reused} reused a twin's result, {outcome.skipped} already done, "
                      f"{len(outcome.failed)} failed; results in {results}", highlight=False, markup=False)
     if json:
@@ -182,3 +204,28 @@ def _print_plan(cells, grid, layers: dict[str, int], done: dict[str, dict], as_j
     common.out.print(f"{len(rows)} cells, {sum(r['done'] for r in rows)} already done"
                      + (f", {twins} to run are twins of an earlier cell (same layers, seed and settings) and reuse its "
                         "result if it has finished by then (--no-reuse trains them)" if twins else ""))
+
+
+def _print_status(spec, results_dir: str, as_json: bool) -> None:
+    """`--status`: every cell's state from the results folder, and the time left."""
+    from layerdrop.experiments import sweep as sweeps
+    from layerdrop.experiments.status import status
+
+    state = status(sweeps.expand(spec), spec.results_path(results_dir))
+    if as_json:
+        common.print_json(state.as_dict())
+        return
+    from rich.table import Table
+
+    left = state.seconds_left
+    table = Table("cells", "done", "running", "failed", "pending", "median cell", "time left", box=None)
+    table.add_row(str(state.total), str(len(state.done)), str(len(state.running)), str(len(state.failed)),
+                  str(len(state.pending)), "–" if state.cell_seconds is None else f"{state.cell_seconds:.0f} s",
+                  "–" if left is None else f"{left / 60:.0f} min")
+    common.out.print(table)
+    if state.running:
+        running = Table("running", "run id", "worker", "host", "pid", "job", "for", box=None)
+        for r in state.running:
+            running.add_row(r["cell"], r["run_id"], str(r["worker"] or "-"), str(r["host"]), str(r["pid"]),
+                            str(r["job"] or "-"), f"{r['seconds'] / 60:.1f} min")
+        common.out.print(running)

@@ -46,7 +46,10 @@ def _create(path: Path) -> bool:
     except FileExistsError:
         return False
     with os.fdopen(fd, "w") as f:
-        json.dump({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}, f)
+        # Who holds it, for `layerdrop sweep --status`: the executor's worker index and job id, if any.
+        job = os.environ.get("SLURM_JOB_ID") or os.environ.get("RAY_JOB_ID")
+        json.dump({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time(),
+                   "worker": os.environ.get("LAYERDROP_WORKER"), "job": job}, f)
     return True
 
 

@@ -257,8 +257,24 @@ class SweepOutcome:
         return self.skipped + len(self.records) + len(self.failed)
 
 
+# How often a worker looks again at cells other workers hold.
+REVISIT_S = 5.0
+
+
+def _unsettled(cells: list[RunConfig], tracker: DoneTracker, results: Path, since: str) -> list[RunConfig]:
+    """Of cells other processes held, those still to do: not done, and not recorded as failed since
+    this worker started (a failure is final for this run of the sweep; interrupted is not). Waits
+    `REVISIT_S` first, so the holders get on with them."""
+    import time
+
+    time.sleep(REVISIT_S)
+    failed = {r["run_id"] for r in records.read(results, warn=lambda _: None)
+              if r.get("status") == "failed" and str(r.get("ended_at", "")) >= since} if results.is_file() else set()
+    return [cell for cell in cells if cell.run_id not in tracker and cell.run_id not in failed]
+
+
 def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fast: bool = False,
-            reuse: bool = True, resources=None) -> SweepOutcome:
+            reuse: bool = True, resources=None, wait_for_claimed: bool = False) -> SweepOutcome:
     """Run the cells not yet done, sharing loaded models and tokenized data across them.
 
     With `reuse` (not under `force`), a cell that drops the same layers as one already recorded,
@@ -266,6 +282,10 @@ def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fas
     instead of training the identical model again; its record says `reused_from`. Without it,
     cells that reused a result earlier count as not done, and train. `resources` (shared) may
     come already holding data, from `sweep_checks.check_data`.
+
+    With `wait_for_claimed` (every worker of an executor), cells another process held are
+    revisited until each is done or has failed: a lost worker's cell (its claim gone stale, or
+    recorded as interrupted) is taken over, so the workers together leave nothing undone.
     """
     from layerdrop.experiments.resources import Resources
     from layerdrop.experiments.runner import run
@@ -298,33 +318,52 @@ def execute(cells: list[RunConfig], results: Path, force: bool = False, fail_fas
 
     claims = results.parent / "claims"
     together = accelerator is not None and accelerator.num_processes > 1
+    started = records.now()
+
+    def attempt(cell: RunConfig, update) -> str:
+        """Run one cell if this process gets it: "ran", "skipped", "held" (another process has it,
+        to revisit) or "stop" (it failed under --fail-fast)."""
+        label = f"{cell.model} {cell.task} {cell_variant(cell)} k={cell.k} seed={cell.seed}"
+        update(0, info=label)
+        with (contextlib.nullcontext(True) if together else claim(claims, cell.run_id)) as mine:
+            # Another process may hold this cell, or have finished it since we looked.
+            if not together and (not mine or (not force and cell.run_id in tracker)):
+                if not mine and wait_for_claimed and cell.run_id not in tracker:
+                    return "held"
+                outcome.skipped += 1
+                return "skipped"
+            try:
+                record = run(cell, results=results, resources=resources, reuse=reuse and not force,
+                             record_setup_failure=True, accelerator=accelerator)
+            except Exception as exc:  # one cell's failure, whatever it is, must not end the sweep
+                reason = str(exc) if isinstance(exc, LayerdropError) else f"{type(exc).__name__}: {exc}"
+                outcome.failed.append(f"{label}: {reason}")
+                progress.log(f"cell failed ({outcome.finished} of {len(cells)}): {label}: {reason}")
+                return "stop" if fail_fast else "ran"
+            outcome.records.append(record)
+            # One line per cell, so a sweep's log file (where no bar is drawn) shows progress.
+            metric = record["main_metric"]
+            progress.log(f"cell done ({outcome.finished} of {len(cells)}): {label}: "
+                         f"{metric['name']} {metric['value']:.4f} in {record['total_seconds']:.0f} s")
+            if record.get("reused_from"):
+                outcome.reused += 1
+            else:
+                outcome.ran += 1
+            return "ran"
+
     with progress.bar("sweep", len(cells), completed=outcome.skipped) as update:
-        for cell in todo:
-            label = f"{cell.model} {cell.task} {cell_variant(cell)} k={cell.k} seed={cell.seed}"
-            update(0, info=label)
-            with (contextlib.nullcontext(True) if together else claim(claims, cell.run_id)) as mine:
-                # Another process may hold this cell, or have finished it since we looked.
-                if not together and (not mine or (not force and cell.run_id in tracker)):
-                    outcome.skipped += 1
-                    update(1)
+        queue = list(todo)
+        while queue:
+            held = []
+            for cell in queue:
+                result = attempt(cell, update)
+                if result == "held":
+                    held.append(cell)
                     continue
-                try:
-                    record = run(cell, results=results, resources=resources, reuse=reuse and not force,
-                                 record_setup_failure=True, accelerator=accelerator)
-                    outcome.records.append(record)
-                    # One line per cell, so a sweep's log file (where no bar is drawn) shows progress.
-                    metric = record["main_metric"]
-                    progress.log(f"cell done ({outcome.finished} of {len(cells)}): {label}: "
-                                 f"{metric['name']} {metric['value']:.4f} in {record['total_seconds']:.0f} s")
-                    if record.get("reused_from"):
-                        outcome.reused += 1
-                    else:
-                        outcome.ran += 1
-                except Exception as exc:  # one cell's failure, whatever it is, must not end the sweep
-                    reason = str(exc) if isinstance(exc, LayerdropError) else f"{type(exc).__name__}: {exc}"
-                    outcome.failed.append(f"{label}: {reason}")
-                    progress.log(f"cell failed ({outcome.finished} of {len(cells)}): {label}: {reason}")
-                    if fail_fast:
-                        break
-            update(1)
+                update(1)
+                if result == "stop":
+                    return outcome
+            queue = _unsettled(held, tracker, results, started) if held else []
+            outcome.skipped += len(held) - len(queue)  # finished (or failed) by the processes that held them
+            update(len(held) - len(queue))
     return outcome
