@@ -43,6 +43,8 @@ class LayerdropGroup(TyperGroup):
             _exit_interrupted()
 
     def main(self, *args, **kwargs):
+        raw = kwargs.get("args", args[0] if args else None)
+        common.STATE["argv"] = list(raw) if raw is not None else sys.argv[1:]  # what executors hand their workers
         kwargs["standalone_mode"] = False
         try:
             code = super().main(*args, **kwargs)

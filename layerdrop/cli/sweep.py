@@ -8,6 +8,7 @@ from layerdrop.cli import common, training
 
 GRID = "Grid"
 RUNNING = "Running"
+SCALE = "Workers (local processes or Slurm jobs)"
 EVERY_CELL = "Fine-tuning (every cell; as in layerdrop run)"
 
 
@@ -47,8 +48,15 @@ def sweep(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and the layers each drops; run nothing.", rich_help_panel=RUNNING)] = False,
     force: Annotated[bool, typer.Option("--force", help="Rerun cells already recorded as ok.", rich_help_panel=RUNNING)] = False,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed cell.", rich_help_panel=RUNNING)] = False,
-    executor: Annotated[Optional[str], typer.Option("--executor", help="How workers run: local (N processes on this machine). Without it, or --workers, the sweep runs in this process.", rich_help_panel=RUNNING)] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", help="Workers that share the sweep, each claiming the next free cell (local default: one per GPU, else one per CPU core, single-threaded).", rich_help_panel=RUNNING)] = None,
+    executor: Annotated[Optional[str], typer.Option("--executor", help="How workers run: local (N processes on this machine) or slurm (N worker jobs through submitit). Without it, or --workers, the sweep runs in this process.", rich_help_panel=SCALE)] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Workers that share the sweep, each claiming the next free cell (local default: one per GPU, else one per CPU core, single-threaded; slurm default: 1).", rich_help_panel=SCALE)] = None,
+    partition: Annotated[Optional[str], typer.Option("--partition", help="slurm: the partition of the worker jobs.", rich_help_panel=SCALE)] = None,
+    gpus_per_worker: Annotated[int, typer.Option("--gpus-per-worker", help="slurm: GPUs per worker job.", rich_help_panel=SCALE)] = 0,
+    cpus_per_worker: Annotated[int, typer.Option("--cpus-per-worker", help="slurm: CPUs per worker job.", rich_help_panel=SCALE)] = 1,
+    time_min: Annotated[int, typer.Option("--time-min", help="slurm: each worker job's time limit, in minutes (a requeued worker goes on).", rich_help_panel=SCALE)] = 1440,
+    slurm_arg: Annotated[Optional[list[str]], typer.Option("--slurm-arg", help="slurm: any other sbatch setting, key=value, repeatable (e.g. account=abc, qos=high).", rich_help_panel=SCALE)] = None,
+    slurm_cluster: Annotated[Optional[str], typer.Option("--slurm-cluster", help="slurm: 'local' runs the worker jobs with submitit's local executor, to try a cluster sweep here.", rich_help_panel=SCALE)] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="slurm: wait for the worker jobs (default: print their ids and return).", rich_help_panel=SCALE)] = False,
     status: Annotated[bool, typer.Option("--status", help="Print where the sweep stands (done / running / failed / pending cells, time left) from the results folder; run nothing.", rich_help_panel=RUNNING)] = False,
     wait_for_claimed: Annotated[bool, typer.Option("--wait-for-claimed", hidden=True, help="Revisit cells other workers hold until each is done or failed (set for executor workers).")] = False,
     no_reuse: Annotated[bool, typer.Option("--no-reuse", help="Train every cell, even one that drops the same layers as a finished cell with the same seed and settings (by default it copies that result, marked reused_from).", rich_help_panel=RUNNING)] = False,
@@ -117,8 +125,6 @@ def sweep(
 
     interrupts.install()  # SIGTERM like Ctrl-C: the running record is written as interrupted, exit 130
     if executor is not None or workers is not None:
-        import sys
-
         from layerdrop.experiments import executors
 
         if (executor or "local") not in executors.EXECUTORS:
@@ -127,9 +133,13 @@ def sweep(
             raise unknown_name("executor", executor, executors.EXECUTORS, "")
         from layerdrop.experiments.resources import Resources
 
+        raw = common.STATE["argv"]
+        argv = executors.worker_argv(raw[raw.index("sweep") + 1:])  # the sweep's own arguments
+        if executor == "slurm":
+            raise typer.Exit(_slurm(argv, cells, results, workers or 1, partition, gpus_per_worker, cpus_per_worker,
+                                    time_min, slurm_arg, slurm_cluster, wait))
         planned = executors.plan_workers(workers, results.parent)
         sweep_checks.check_data(cells, Resources(shared=True))  # bad data: exit 2 here, not once per worker
-        argv = sys.argv[sys.argv.index("sweep") + 1:]  # this command's own arguments, for its workers
         raise typer.Exit(executors.run_local(argv, planned))
     from layerdrop.experiments.resources import Resources
 
@@ -229,3 +239,31 @@ def _print_status(spec, results_dir: str, as_json: bool) -> None:
             running.add_row(r["cell"], r["run_id"], str(r["worker"] or "-"), str(r["host"]), str(r["pid"]),
                             str(r["job"] or "-"), f"{r['seconds'] / 60:.1f} min")
         common.out.print(running)
+
+
+def _slurm(argv, cells, results, workers, partition, gpus, cpus, time_min, slurm_arg, cluster, wait) -> int:
+    """Submit the worker array; print its job ids (stdout); with --wait, follow it to the end."""
+    from layerdrop.experiments import slurm, sweep_checks
+    from layerdrop.experiments.resources import Resources
+    from layerdrop.selection.params import parse_pairs
+
+    settings = slurm.SlurmSettings(workers=workers, cluster=cluster, partition=partition, gpus_per_worker=gpus,
+                                   cpus_per_worker=cpus, time_min=time_min,
+                                   extra=parse_pairs(slurm_arg or [], flag="--slurm-arg", example="account=abc"))
+    slurm.check(settings)
+    sweep_checks.check_data(cells, Resources(shared=True))
+    jobs = slurm.submit(argv, settings, results.parent)
+    for job in jobs:
+        common.out.print(job.job_id, markup=False, highlight=False)
+    common.err.print(f"submitted {len(jobs)} worker job(s); follow them with layerdrop sweep ... --status",
+                     highlight=False, markup=False)
+    if not wait:
+        return 0
+    codes = []
+    for job in jobs:
+        try:
+            codes.append(job.result())
+        except Exception as exc:  # the job's own failure, as submitit reports it
+            common.err.print(f"worker job {job.job_id} failed: {str(exc).splitlines()[0]}", highlight=False, markup=False)
+            codes.append(1)
+    return max(codes)

@@ -21,9 +21,12 @@ from pathlib import Path
 from layerdrop import progress
 from layerdrop.errors import UsageError
 
-EXECUTORS = ("local",)
-# Flags of `layerdrop sweep` that configure the executor, not the sweep its workers run.
-EXECUTOR_FLAGS = {"--executor": True, "--workers": True}
+EXECUTORS = ("local", "slurm")
+# Flags of `layerdrop sweep` that configure the executor, not the sweep its workers run
+# (True: the flag takes a value).
+EXECUTOR_FLAGS = {"--executor": True, "--workers": True, "--partition": True, "--gpus-per-worker": True,
+                  "--cpus-per-worker": True, "--time-min": True, "--slurm-arg": True, "--slurm-cluster": True,
+                  "--wait": False}
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,8 @@ def worker_argv(argv: list[str]) -> list[str]:
 
 
 def run_local(argv: list[str], workers: list[Worker]) -> int:
-    """Start every worker, wait for all, and return the worst exit code (0: all finished)."""
-    command = [sys.executable, "-m", "layerdrop", "sweep", *worker_argv(argv)]
+    """Start every worker on `argv` (`worker_argv`'s), wait for all, and return the worst exit code."""
+    command = [sys.executable, "-m", "layerdrop", "sweep", *argv]
     processes = []
     for worker in workers:
         worker.log.parent.mkdir(parents=True, exist_ok=True)

@@ -112,3 +112,28 @@ def test_zero_workers_and_an_unknown_executor_are_refused(setup, tmp_path):
     assert_clean_error(invoke_cli(*grid(model, glue, tmp_path, "--workers", "0")), 2, "--workers 0 starts nothing")
     assert_clean_error(invoke_cli(*grid(model, glue, tmp_path, "--executor", "lokal")), 2, "did you mean 'local'")
     assert not (tmp_path / "s").exists()
+
+
+def test_slurm_executor_on_submitits_local_cluster_records_every_cell_once(setup, tmp_path):
+    pytest.importorskip("submitit")
+    model, glue = setup
+    result = subprocess.run([sys.executable, "-m", "layerdrop", *grid(model, glue, tmp_path, "--executor", "slurm",
+                                                                      "--slurm-cluster", "local", "--workers", "2", "--wait")],
+                            capture_output=True, text=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.split()) == 2  # the two worker job ids, on stdout
+    done = ok_records(tmp_path)
+    assert set(done) == set(cells(model, glue, tmp_path)) and set(done.values()) == {1}
+    assert list((tmp_path / "s" / "workers" / "slurm").iterdir())  # submitit's job folders and logs
+
+
+def test_slurm_without_sbatch_is_refused_unless_local(setup, tmp_path, monkeypatch):
+    pytest.importorskip("submitit")
+    import shutil
+
+    if shutil.which("sbatch"):
+        pytest.skip("this machine has sbatch")
+    model, glue = setup
+    result = invoke_cli(*grid(model, glue, tmp_path, "--executor", "slurm", "--workers", "2"))
+    assert_clean_error(result, 2, "sbatch is not on the PATH")
+    assert not (tmp_path / "s").exists()
