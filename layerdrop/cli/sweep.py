@@ -48,7 +48,7 @@ def sweep(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and the layers each drops; run nothing.", rich_help_panel=RUNNING)] = False,
     force: Annotated[bool, typer.Option("--force", help="Rerun cells already recorded as ok.", rich_help_panel=RUNNING)] = False,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed cell.", rich_help_panel=RUNNING)] = False,
-    executor: Annotated[Optional[str], typer.Option("--executor", help="How workers run: local (N processes on this machine) or slurm (N worker jobs through submitit). Without it, or --workers, the sweep runs in this process.", rich_help_panel=SCALE)] = None,
+    executor: Annotated[Optional[str], typer.Option("--executor", help="How workers run: local (N processes on this machine), slurm (N worker jobs through submitit) or ray (N tasks on a Ray cluster). Without it, or --workers, the sweep runs in this process.", rich_help_panel=SCALE)] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", help="Workers that share the sweep, each claiming the next free cell (local default: one per GPU, else one per CPU core, single-threaded; slurm default: 1).", rich_help_panel=SCALE)] = None,
     partition: Annotated[Optional[str], typer.Option("--partition", help="slurm: the partition of the worker jobs.", rich_help_panel=SCALE)] = None,
     gpus_per_worker: Annotated[int, typer.Option("--gpus-per-worker", help="slurm: GPUs per worker job.", rich_help_panel=SCALE)] = 0,
@@ -56,6 +56,7 @@ def sweep(
     time_min: Annotated[int, typer.Option("--time-min", help="slurm: each worker job's time limit, in minutes (a requeued worker goes on).", rich_help_panel=SCALE)] = 1440,
     slurm_arg: Annotated[Optional[list[str]], typer.Option("--slurm-arg", help="slurm: any other sbatch setting, key=value, repeatable (e.g. account=abc, qos=high).", rich_help_panel=SCALE)] = None,
     slurm_cluster: Annotated[Optional[str], typer.Option("--slurm-cluster", help="slurm: 'local' runs the worker jobs with submitit's local executor, to try a cluster sweep here.", rich_help_panel=SCALE)] = None,
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="ray: the cluster to join (default: start a local Ray). --gpus-per-worker and --cpus-per-worker apply.", rich_help_panel=SCALE)] = None,
     wait: Annotated[bool, typer.Option("--wait", help="slurm: wait for the worker jobs (default: print their ids and return).", rich_help_panel=SCALE)] = False,
     status: Annotated[bool, typer.Option("--status", help="Print where the sweep stands (done / running / failed / pending cells, time left) from the results folder; run nothing.", rich_help_panel=RUNNING)] = False,
     wait_for_claimed: Annotated[bool, typer.Option("--wait-for-claimed", hidden=True, help="Revisit cells other workers hold until each is done or failed (set for executor workers).")] = False,
@@ -138,6 +139,13 @@ def sweep(
         if executor == "slurm":
             raise typer.Exit(_slurm(argv, cells, results, workers or 1, partition, gpus_per_worker, cpus_per_worker,
                                     time_min, slurm_arg, slurm_cluster, wait))
+        if executor == "ray":
+            from layerdrop.experiments import ray_executor
+
+            ray_executor._ray()  # not installed: exit 2 before the data is read
+            sweep_checks.check_data(cells, Resources(shared=True))
+            raise typer.Exit(ray_executor.run(argv, workers or 1, results.parent, ray_address, gpus_per_worker,
+                                              cpus_per_worker))
         planned = executors.plan_workers(workers, results.parent)
         sweep_checks.check_data(cells, Resources(shared=True))  # bad data: exit 2 here, not once per worker
         raise typer.Exit(executors.run_local(argv, planned))

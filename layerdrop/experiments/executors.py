@@ -21,12 +21,12 @@ from pathlib import Path
 from layerdrop import progress
 from layerdrop.errors import UsageError
 
-EXECUTORS = ("local", "slurm")
+EXECUTORS = ("local", "slurm", "ray")
 # Flags of `layerdrop sweep` that configure the executor, not the sweep its workers run
 # (True: the flag takes a value).
 EXECUTOR_FLAGS = {"--executor": True, "--workers": True, "--partition": True, "--gpus-per-worker": True,
                   "--cpus-per-worker": True, "--time-min": True, "--slurm-arg": True, "--slurm-cluster": True,
-                  "--wait": False}
+                  "--wait": False, "--ray-address": True}
 
 
 @dataclass(frozen=True)

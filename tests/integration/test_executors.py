@@ -137,3 +137,46 @@ def test_slurm_without_sbatch_is_refused_unless_local(setup, tmp_path, monkeypat
     result = invoke_cli(*grid(model, glue, tmp_path, "--executor", "slurm", "--workers", "2"))
     assert_clean_error(result, 2, "sbatch is not on the PATH")
     assert not (tmp_path / "s").exists()
+
+
+def test_ray_executor_on_a_local_cluster_records_every_cell_once(setup, tmp_path):
+    pytest.importorskip("ray")
+    model, glue = setup
+    result = subprocess.run([sys.executable, "-m", "layerdrop", *grid(model, glue, tmp_path, "--executor", "ray",
+                                                                      "--workers", "2")],
+                            capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    done = ok_records(tmp_path)
+    assert set(done) == set(cells(model, glue, tmp_path)) and set(done.values()) == {1}
+    assert sorted(p.name for p in (tmp_path / "s" / "workers").glob("ray-worker-*.log")) == ["ray-worker-0.log",
+                                                                                              "ray-worker-1.log"]
+
+
+def test_ray_refuses_a_results_folder_a_node_cannot_see(tmp_path):
+    # One machine cannot hide a folder from itself, so the cluster here is a stand-in with two
+    # nodes, one of which runs the visibility check somewhere the folder does not exist.
+    from layerdrop.errors import UsageError
+    from layerdrop.experiments import ray_executor
+
+    class Remote:
+        def __init__(self, fn, node=None):
+            self.fn, self.node = fn, node
+
+        def options(self, resources):
+            return Remote(self.fn, next(iter(resources)).removeprefix("node:"))
+
+        def remote(self, path, expected):
+            return self.fn(path if self.node == "10.0.0.1" else str(tmp_path / "elsewhere" / "token"), expected)
+
+    class Cluster:
+        remote = staticmethod(lambda **_: Remote)
+        nodes = staticmethod(lambda: [{"Alive": True, "NodeManagerAddress": "10.0.0.1"},
+                                      {"Alive": True, "NodeManagerAddress": "10.0.0.2"}])
+        get = staticmethod(list)
+
+    with pytest.raises(UsageError, match=r"not visible from Ray node\(s\) 10.0.0.2"):
+        ray_executor.check_shared(Cluster, tmp_path / "results")
+    assert not list((tmp_path / "results").glob(".ray-check-*"))  # the token is cleaned up
+    ray_executor.check_shared(type("OneNode", (Cluster,), {"nodes": staticmethod(lambda: Cluster.nodes()[:1])}),
+                              tmp_path / "results")  # a node that sees it passes
