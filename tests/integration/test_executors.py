@@ -180,3 +180,12 @@ def test_ray_refuses_a_results_folder_a_node_cannot_see(tmp_path):
     assert not list((tmp_path / "results").glob(".ray-check-*"))  # the token is cleaned up
     ray_executor.check_shared(type("OneNode", (Cluster,), {"nodes": staticmethod(lambda: Cluster.nodes()[:1])}),
                               tmp_path / "results")  # a node that sees it passes
+
+
+@pytest.mark.parametrize("executor, module, message", [("slurm", "submitit", "needs submitit"), ("ray", "ray", "needs Ray")])
+def test_an_executor_whose_package_is_missing_is_refused(setup, tmp_path, monkeypatch, executor, module, message):
+    model, glue = setup
+    monkeypatch.setitem(sys.modules, module, None)  # `import module` now fails, as where it is not installed
+    result = invoke_cli(*grid(model, glue, tmp_path, "--executor", executor, "--slurm-cluster", "local"))
+    assert_clean_error(result, 2, message)
+    assert not (tmp_path / "s").exists()
