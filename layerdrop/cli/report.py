@@ -60,7 +60,7 @@ def report(
         from layerdrop.outputs import check_output_dir
 
         check_output_dir(plots, overwrite=True, flag="--plots")
-    analyses = reports.analysis_records(paths)
+    analyses = [record for record in reports.analysis_records(paths) if not task or record["task"] in task]
     try:
         frame = reports.load(paths, metric, strict=strict, regime=regime, tasks=tuple(task or ()))
     except DataError:
