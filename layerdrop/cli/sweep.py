@@ -8,7 +8,7 @@ from layerdrop.cli import common, training
 
 GRID = "Grid"
 RUNNING = "Running"
-SCALE = "Workers (local processes or Slurm jobs)"
+SCALE = "Workers (local processes, Slurm jobs or Ray tasks)"
 EVERY_CELL = "Fine-tuning (every cell; as in layerdrop run)"
 
 
@@ -49,10 +49,10 @@ def sweep(
     force: Annotated[bool, typer.Option("--force", help="Rerun cells already recorded as ok.", rich_help_panel=RUNNING)] = False,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed cell.", rich_help_panel=RUNNING)] = False,
     executor: Annotated[Optional[str], typer.Option("--executor", help="How workers run: local (N processes on this machine), slurm (N worker jobs through submitit) or ray (N tasks on a Ray cluster). Without it, or --workers, the sweep runs in this process.", rich_help_panel=SCALE)] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", help="Workers that share the sweep, each claiming the next free cell (local default: one per GPU, else one per CPU core, single-threaded; slurm default: 1).", rich_help_panel=SCALE)] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Workers that share the sweep, each claiming the next free cell (local default: one per GPU, else one per CPU core, single-threaded; slurm and ray default: 1).", rich_help_panel=SCALE)] = None,
     partition: Annotated[Optional[str], typer.Option("--partition", help="slurm: the partition of the worker jobs.", rich_help_panel=SCALE)] = None,
-    gpus_per_worker: Annotated[int, typer.Option("--gpus-per-worker", help="slurm: GPUs per worker job.", rich_help_panel=SCALE)] = 0,
-    cpus_per_worker: Annotated[int, typer.Option("--cpus-per-worker", help="slurm: CPUs per worker job.", rich_help_panel=SCALE)] = 1,
+    gpus_per_worker: Annotated[int, typer.Option("--gpus-per-worker", help="slurm and ray: GPUs per worker.", rich_help_panel=SCALE)] = 0,
+    cpus_per_worker: Annotated[int, typer.Option("--cpus-per-worker", help="slurm and ray: CPUs per worker.", rich_help_panel=SCALE)] = 1,
     time_min: Annotated[int, typer.Option("--time-min", help="slurm: each worker job's time limit, in minutes (a requeued worker goes on).", rich_help_panel=SCALE)] = 1440,
     slurm_arg: Annotated[Optional[list[str]], typer.Option("--slurm-arg", help="slurm: any other sbatch setting, key=value, repeatable (e.g. account=abc, qos=high).", rich_help_panel=SCALE)] = None,
     slurm_cluster: Annotated[Optional[str], typer.Option("--slurm-cluster", help="slurm: 'local' runs the worker jobs with submitit's local executor, to try a cluster sweep here.", rich_help_panel=SCALE)] = None,
