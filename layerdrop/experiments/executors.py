@@ -38,21 +38,15 @@ class Worker:
     log: Path
 
 
-def default_workers() -> int:
-    """One per visible GPU, else one per CPU core."""
-    import torch
-
-    return torch.cuda.device_count() if torch.cuda.is_available() else (os.cpu_count() or 1)
-
-
 def plan_workers(n: int | None, folder: Path) -> list[Worker]:
-    """The workers `local` starts, with their devices and logs (folder/workers/worker-I.log)."""
+    """The workers `local` starts, with their devices and logs (folder/workers/worker-I.log); by
+    default one per visible GPU, else one per CPU core."""
     import torch
 
-    n = default_workers() if n is None else n
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    n = (gpus or os.cpu_count() or 1) if n is None else n
     if n < 1:
         raise UsageError(f"--workers {n} starts nothing", "pass --workers 1 or more")
-    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     workers = []
     for i in range(n):
         # On CUDA, worker i sees GPU i mod count; on a CPU, one thread each.

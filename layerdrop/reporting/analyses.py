@@ -135,11 +135,15 @@ def svg_figures(record: dict[str, Any]) -> list[str]:
     return out
 
 
+def title(record: dict[str, Any]) -> str:
+    """What an analysis is, in a heading: "CKA", "Probe (bshift)", "Drift"."""
+    return {"cka": "CKA", "probe": f"Probe ({record['result'].get('probe_task')})", "drift": "Drift"}[record["analysis"]]
+
+
 def markdown(record: dict[str, Any]) -> str:
     """A short section for a markdown report: what was compared, and the numbers."""
     config, result = record["config"], record["result"]
-    title = {"cka": "CKA", "probe": f"Probe: {result.get('probe_task')}", "drift": "Drift"}[record["analysis"]]
-    lines = [f"### {title}: {short(_name(record))} on {record['task']} ({record['data']['examples']} examples, "
+    lines = [f"### {title(record)}: {short(_name(record))} on {record['task']} ({record['data']['examples']} examples, "
              f"{config['split']}, {result.get('representation')})", ""]
     if record["analysis"] == "cka":
         for comparison in result["comparisons"]:

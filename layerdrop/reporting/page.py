@@ -34,12 +34,12 @@ def _analysis_table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def _analysis_section(record: dict[str, Any]) -> str:
-    from layerdrop.reporting.analyses import short, svg_figures
+    from layerdrop.reporting.analyses import short, svg_figures, title
 
     result, config = record["result"], record["config"]
     name = short(record["models"][0]["name"])
-    title = {"cka": "CKA", "probe": f"Probe ({result.get('probe_task')})", "drift": "Drift"}[record["analysis"]]
-    parts = [f"<h3>{html.escape(title)}: {html.escape(name)} on {html.escape(record['task'])}</h3>\n",
+    heading = title(record)
+    parts = [f"<h3>{html.escape(heading)}: {html.escape(name)} on {html.escape(record['task'])}</h3>\n",
              f"<p class='note'>{record['data']['examples']} examples of the {html.escape(config['split'])} split, "
              f"{html.escape(str(result.get('representation')))} representation, seed {config['seed']}.</p>\n"]
     if record["analysis"] == "drift":
@@ -52,7 +52,7 @@ def _analysis_section(record: dict[str, Any]) -> str:
                                          [["accuracy", *(f"{v:.3f}" for v in model["accuracy"])],
                                           ["control", *(f"{v:.3f}" for v in model["control"])],
                                           ["majority", *(f"{v:.3f}" for v in model["majority"])]]))
-    parts += [_figure(f"{title}: {name}", svg) for svg in svg_figures(record)]
+    parts += [_figure(f"{heading}: {name}", svg) for svg in svg_figures(record)]
     return "".join(parts)
 
 
